@@ -1,0 +1,41 @@
+"""The Engine protocol: a generator of RGB frames for one GenerationSpec."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from stillmotion.domain import GenerationSpec
+from stillmotion.errors import Canceled
+
+
+@dataclass
+class RenderContext:
+    """What a run gives an engine: a place to report what it understood, and a stop signal.
+
+    Engines write human-readable facts (the camera plan, the morph method, ...) into
+    `metadata`; the worker stores them with the job. `check()` raises Canceled when the job
+    was canceled or the worker must let it go; engines call it between frames or steps.
+    """
+
+    metadata: dict[str, Any] = field(default_factory=dict)
+    should_stop: Callable[[], bool] = lambda: False
+
+    def check(self) -> None:
+        if self.should_stop():
+            raise Canceled("stopped")
+
+
+class Engine(Protocol):
+    name: str
+
+    def frames(self, spec: GenerationSpec, ctx: RenderContext) -> Iterator[np.ndarray]:
+        """Yield exactly spec.num_frames frames, each (height, width, 3) uint8 RGB.
+
+        spec.image / spec.image_tail are absolute file paths here. Frames are produced one
+        at a time so the clip is never held whole in memory.
+        """
+        ...

@@ -1,0 +1,1 @@
+"""Media helpers: input fetching and validation, image fitting, MP4 and cover encoding."""
