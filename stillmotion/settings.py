@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     callback_backoff_s: float = 2.0
     callback_timeout_s: float = 10.0
 
+    price_file: Path | None = None  # JSON/TOML price overrides (see catalog.load_price_overrides)
+
     engine: str = "motion"
     log_level: str = "info"
 

@@ -1,0 +1,218 @@
+"""Flow-guided morph from a start frame to an end frame (no crossfade ghosts).
+
+Once per clip: dense optical flow both ways between the two fitted frames (flow.py), a
+forward-backward consistency check, and an importance per pixel used to decide who is in
+front when two pixels land on the same spot.
+
+Per frame at time t (Super SloMo / softmax-splatting style, cheap enough for a CPU):
+
+1. Forward-splat each flow to time t on a coarse grid: a pixel p of the start frame lands at
+   p + t*F_ab(p), and the spot it lands on learns "look back by -t*F_ab(p)" (likewise from
+   the end frame with (1-t)*F_ba). Collisions are resolved softly with weights exp(Z), where
+   Z favours pixels that move more (a moving subject passes in front of a static background)
+   and pixels whose flow is consistent both ways (occluded pixels lose). Spots nobody lands
+   on are holes: that side does not see them at time t.
+2. Upsample the two time-t flows and backward-warp the start frame by the first and the end
+   frame by the second (cv2.remap).
+3. Blend with weights (1-t)*coverage_a and t*coverage_b, so a region revealed at time t comes
+   from the side that sees it instead of half-fading in.
+
+t=0 returns the fitted start frame and t=1 the fitted end frame exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+
+from stillmotion.engines.motion.flow import estimate_flows
+from stillmotion.engines.motion.modes import ModeProfile
+
+MOTION_PRIORITY = 0.25  # Z per full-resolution pixel of motion
+INCONSISTENCY_PENALTY = 0.5  # Z per full-resolution pixel of forward-backward error
+OCCLUSION_TOLERANCE = 0.1  # fb error (grid px) allowed per grid px of motion, plus 0.5 px
+OCCLUDED_ERROR = 40.0  # full-res px of fb error charged to occluded pixels in Z
+MIN_WEIGHT = 0.02
+MIN_FEATURE_SIDE = 480  # keypoints are found on at least this long a side (or the full frame)  # floor on blend weights so no pixel is ever weightless
+
+
+class _Splatter:
+    """Forward-splats one direction's flow to an intermediate time on a fixed grid.
+
+    Bilinear splatting into a grid padded by one cell beyond each edge (plus one for the
+    right/bottom taps), so points that leave the frame land in the discarded padding
+    instead of needing per-tap bounds masks.
+    """
+
+    def __init__(self, flow: np.ndarray, importance: np.ndarray, unit: tuple[float, float]) -> None:
+        gh, gw = flow.shape[:2]
+        self.shape = (gh, gw)
+        self.stride = gw + 3
+        self.cells = (gh + 3) * self.stride
+        gy, gx = np.mgrid[0:gh, 0:gw]
+        self.gx = gx.ravel().astype(np.float32)
+        self.gy = gy.ravel().astype(np.float32)
+        self.fx = np.ascontiguousarray(flow[..., 0]).ravel()
+        self.fy = np.ascontiguousarray(flow[..., 1]).ravel()
+        z = importance.ravel().astype(np.float64)
+        ez = np.exp(np.maximum(z - z.max(), -600.0))
+        # Per-tap weights are the same for the 4 taps: tile once here, not per frame.
+        self.ez4 = np.tile(ez, 4)
+        self.ezfx4 = np.tile(ez * self.fx * unit[0], 4)  # vectors in output pixels
+        self.ezfy4 = np.tile(ez * self.fy * unit[1], 4)
+
+    def splat(self, tau: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """At time tau: the flow (output pixels) from each grid point back to this side,
+        its coverage (0..~1), and where anything landed at all."""
+        gh, gw = self.shape
+        x = self.gx + np.float32(tau) * self.fx
+        y = self.gy + np.float32(tau) * self.fy
+        np.clip(x, -1.0, gw, out=x)
+        np.clip(y, -1.0, gh, out=y)
+        x0 = np.floor(x)
+        y0 = np.floor(y)
+        ax = x - x0
+        ay = y - y0
+        bx = 1.0 - ax
+        by = 1.0 - ay
+        i00 = ((y0 + 1.0) * self.stride + (x0 + 1.0)).astype(np.intp)
+        idx = np.concatenate([i00, i00 + 1, i00 + self.stride, i00 + self.stride + 1])
+        k = np.concatenate([bx * by, ax * by, bx * ay, ax * ay]).astype(np.float64)
+        coverage = np.bincount(idx, k, self.cells)
+        wsum = np.bincount(idx, k * self.ez4, self.cells)
+        vx = np.bincount(idx, k * self.ezfx4, self.cells)
+        vy = np.bincount(idx, k * self.ezfy4, self.cells)
+        good = wsum > 1e-300
+        scale = np.divide(-tau, wsum, out=np.zeros_like(wsum), where=good)
+        inner = (slice(1, gh + 1), slice(1, gw + 1))
+        flow = np.empty((gh, gw, 2), np.float32)
+        flow[..., 0] = (vx * scale).reshape(gh + 3, -1)[inner]
+        flow[..., 1] = (vy * scale).reshape(gh + 3, -1)[inner]
+        return (
+            flow,
+            coverage.reshape(gh + 3, -1)[inner].astype(np.float32),
+            good.reshape(gh + 3, -1)[inner],
+        )
+
+
+def _resize_flow(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resample a flow field to `size` (w, h) and rescale its vectors to the new pixel units."""
+    h, w = flow.shape[:2]
+    if (w, h) == size:
+        return flow
+    interp = cv2.INTER_AREA if size[0] < w else cv2.INTER_LINEAR
+    out = cv2.resize(flow, size, interpolation=interp)
+    out[..., 0] *= size[0] / w
+    out[..., 1] *= size[1] / h
+    return out
+
+
+def _fb_error(f_ab: np.ndarray, f_ba: np.ndarray) -> np.ndarray:
+    """|F_ab(p) + F_ba(p + F_ab(p))|: near zero where a pixel is seen the same way both ways."""
+    h, w = f_ab.shape[:2]
+    gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
+    back = cv2.remap(f_ba, gx + f_ab[..., 0], gy + f_ab[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return np.linalg.norm(f_ab + back, axis=-1)
+
+
+def _fill_from_visible(flow: np.ndarray, occluded: np.ndarray) -> np.ndarray:
+    """Give occluded pixels the flow of their nearest visible pixel.
+
+    A pixel hidden in the other frame has no trustworthy flow (the matcher latches onto
+    whatever covers it). Its nearest visible neighbour is usually the surface it belongs to.
+    """
+    if not occluded.any() or occluded.all():
+        return flow
+    _, labels = cv2.distanceTransformWithLabels(
+        occluded.astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    visible = np.flatnonzero(~occluded.ravel())  # label k (1-based) is the k-th visible pixel
+    source = visible[labels.ravel() - 1]
+    return flow.reshape(-1, 2)[source].reshape(flow.shape)
+
+
+class FlowMorph:
+    """Renders the morph between two fitted frames of the same size at any t in [0, 1]."""
+
+    def __init__(self, head: np.ndarray, tail: np.ndarray, profile: ModeProfile) -> None:
+        if head.shape != tail.shape:
+            raise ValueError("head and tail must be fitted to the same frame")
+        self.head = head
+        self.tail = tail
+        self.profile = profile
+        height, width = head.shape[:2]
+        self.size = (width, height)
+
+        fs = min(profile.flow_scale, profile.flow_max_side / max(width, height))
+        flow_size = (max(16, round(width * fs)), max(16, round(height * fs)))
+        ss = min(profile.splat_scale, fs)
+        grid = (max(8, round(width * ss)), max(8, round(height * ss)))
+        self.grid = grid
+
+        longest = max(width, height)
+        ff = min(1.0, profile.feature_max_side / longest, max(fs, MIN_FEATURE_SIDE / longest))
+        feature_size = (max(16, round(width * ff)), max(16, round(height * ff)))
+        pair = estimate_flows(head, tail, flow_size, feature_size, profile.dis_preset, profile.features)
+        self.layers = pair.layers
+        f_ab = _resize_flow(pair.forward, grid)
+        f_ba = _resize_flow(pair.backward, grid)
+
+        to_full = width / grid[0]  # full-resolution pixels per grid pixel
+        self.mean_motion = float(np.linalg.norm(f_ab, axis=-1).mean() * to_full)
+        unit = (width / grid[0], height / grid[1])  # output pixels per grid pixel
+        sides = []
+        occluded_share = []
+        for fwd, bwd in ((f_ab, f_ba), (f_ba, f_ab)):
+            err = _fb_error(fwd, bwd)
+            magnitude = np.linalg.norm(fwd, axis=-1)
+            occluded = err > OCCLUSION_TOLERANCE * (1.0 + magnitude) + 0.5
+            occluded_share.append(float(occluded.mean()))
+            fwd = _fill_from_visible(fwd, occluded)
+            z = MOTION_PRIORITY * np.linalg.norm(fwd, axis=-1) * to_full
+            z -= INCONSISTENCY_PENALTY * np.where(occluded, OCCLUDED_ERROR, err * to_full)
+            sides.append(_Splatter(fwd, z, unit))
+        self.occluded = occluded_share
+        self._a, self._b = sides
+        self.flow_size = flow_size
+
+        gy, gx = np.mgrid[0:height, 0:width].astype(np.float32)
+        self._base = np.dstack([gx, gy])
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "method": "bidirectional_flow",
+            "flow": "orb_layers+dis",
+            "motion_layers": self.layers,
+            "flow_size": list(self.flow_size),
+            "splat_grid": list(self.grid),
+            "mean_motion_px": round(self.mean_motion, 2),
+            "occluded_share": [round(v, 4) for v in self.occluded],
+            "easing": "smoothstep",
+        }
+
+    def frame(self, t: float) -> np.ndarray:
+        if t <= 0.0:
+            return self.head.copy()
+        if t >= 1.0:
+            return self.tail.copy()
+        fa, ca, ga = self._a.splat(t)
+        fb, cb, gb = self._b.splat(1.0 - t)
+        # Holes on one side: borrow the other side's flow, rescaled assuming straight motion
+        # (the blend weights give that side little say there anyway).
+        only_b = ~ga & gb
+        fa[only_b] = fb[only_b] * (-t / (1.0 - t))
+        only_a = ~gb & ga
+        fb[only_a] = fa[only_a] * (-(1.0 - t) / t)
+
+        wa = (1.0 - t) * np.clip(ca, MIN_WEIGHT, 1.0)
+        wb = t * np.clip(cb, MIN_WEIGHT, 1.0)
+        interp = self.profile.morph_interp
+        warped = []
+        for image, flow in ((self.head, fa), (self.tail, fb)):
+            mapping = cv2.add(self._base, cv2.resize(flow, self.size, interpolation=cv2.INTER_LINEAR))
+            warped.append(cv2.remap(image, mapping, None, interp, borderMode=cv2.BORDER_REPLICATE))
+        wa = cv2.resize(wa, self.size, interpolation=cv2.INTER_LINEAR)
+        wb = cv2.resize(wb, self.size, interpolation=cv2.INTER_LINEAR)
+        return cv2.blendLinear(warped[0], warped[1], wa, wb)

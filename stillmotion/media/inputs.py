@@ -1,0 +1,217 @@
+"""Input images: resolve a reference (URL, data URI, bare base64) to validated bytes.
+
+Validation runs on every submit, so it reads the header first and refuses what it can before
+any pixel is decoded (format, pixel count, side, aspect); only then does it decode once, to
+refuse truncated files that a worker would otherwise fail on minutes later.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+import re
+import struct
+from dataclasses import dataclass
+
+import httpx
+from PIL import Image
+
+from stillmotion.errors import FieldInvalid, PayloadTooLarge
+from stillmotion.media.netguard import fetch_url, size_text
+from stillmotion.settings import Settings
+
+# Pillow format name -> (our format, file extension). MPO is how Pillow names the
+# multi-picture JPEGs many phone cameras write; it is a JPEG to everyone else.
+_ACCEPTED = {"JPEG": ("jpeg", "jpg"), "MPO": ("jpeg", "jpg"), "PNG": ("png", "png"), "WEBP": ("webp", "webp")}
+_OPEN_FORMATS = ("JPEG", "PNG", "WEBP")  # Pillow parses nothing else, not even a header
+_MAX_ASPECT = 4
+_ORIENTATION = 0x0112
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_WHITESPACE = " \t\r\n"
+_SPACE = re.compile(r"\s")
+_NOT_A_REF = "not an http(s) URL, a data URI or base64 image data"
+
+
+@dataclass(frozen=True)
+class ImageData:
+    data: bytes
+    format: str  # 'jpeg' | 'png' | 'webp'
+    width: int  # as displayed: EXIF orientation applied
+    height: int
+    sha256: str
+    ext: str  # 'jpg' | 'png' | 'webp'
+
+
+async def load_image(
+    ref: str, *, field: str, settings: Settings, client: httpx.AsyncClient | None = None
+) -> ImageData:
+    """Fetch or decode `ref` and validate it; every refusal names `field`."""
+    if not isinstance(ref, str):
+        raise FieldInvalid("must be a string: an http(s) URL or a data URI", field=field)
+    ref = ref.strip()
+    if not ref:
+        raise FieldInvalid("is empty", field=field)
+    scheme = _SCHEME.match(ref)
+    if scheme is None:
+        data = decode_data_uri(ref, field=field, max_bytes=settings.max_image_bytes)
+        if not _has_image_magic(data):  # "photo.png" or "/etc/passwd" also decode as base64
+            raise FieldInvalid(_NOT_A_REF, field=field)
+    elif scheme.group(0).lower() == "data:":
+        data = decode_data_uri(ref, field=field, max_bytes=settings.max_image_bytes)
+    elif scheme.group(0).lower() in ("http:", "https:"):
+        data = await fetch_url(
+            ref, field=field, settings=settings, max_bytes=settings.max_image_bytes, client=client
+        )
+    else:
+        shown = scheme.group(0)[:-1]
+        raise FieldInvalid(f"unsupported URL scheme {shown!r}; use an http(s) URL or a data URI", field=field)
+    return validate_image_bytes(data, field=field, settings=settings)
+
+
+def decode_data_uri(ref: str, *, field: str, max_bytes: int) -> bytes:
+    """Decode `data:image/...;base64,...` or bare base64, refusing oversize input before decoding."""
+    text = ref.strip()
+    bare = text[:5].lower() != "data:"
+    if bare:
+        payload = text
+    else:
+        header, comma, payload = text.partition(",")
+        if not comma:
+            raise FieldInvalid("malformed data URI: no ',' before the data", field=field)
+        params = [p.strip().lower() for p in header[5:].split(";")]
+        if params[0] and not params[0].startswith("image/"):
+            raise FieldInvalid(f"data URI must hold an image, not {params[0]}", field=field)
+        if "base64" not in params[1:]:
+            raise FieldInvalid("data URI must be base64-encoded (data:image/...;base64,...)", field=field)
+    # Estimate the decoded size from the text length, so oversize input is refused undecoded.
+    # Line breaks only shrink the estimate; they are counted only when the length alone is over.
+    pad = payload[-2:].count("=")
+    chars = len(payload)
+    if chars * 3 // 4 - pad > max_bytes:
+        chars -= sum(payload.count(c) for c in _WHITESPACE)
+        if chars * 3 // 4 - pad > max_bytes:
+            raise PayloadTooLarge(f"larger than the {size_text(max_bytes)} limit", field=field)
+    if _SPACE.search(payload):
+        payload = "".join(payload.split())
+    if "-" in payload or "_" in payload:  # URL-safe alphabet
+        payload = payload.replace("-", "+").replace("_", "/")
+    payload += "=" * (-len(payload) % 4)
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        what = _NOT_A_REF if bare else "data URI holds invalid base64"
+        raise FieldInvalid(what, field=field) from None
+    if not data:
+        raise FieldInvalid("image data is empty", field=field)
+    return data
+
+
+def validate_image_bytes(data: bytes, *, field: str, settings: Settings) -> ImageData:
+    """Check format, pixel count, size and aspect from the header, then decode once."""
+    if len(data) > settings.max_image_bytes:
+        raise PayloadTooLarge(f"larger than the {size_text(settings.max_image_bytes)} limit", field=field)
+    try:
+        im = Image.open(io.BytesIO(data), formats=_OPEN_FORMATS)
+    except Image.DecompressionBombError:
+        raise _bomb(field, settings) from None
+    except Image.UnidentifiedImageError:
+        other = sniff_format(data)
+        if other:
+            raise FieldInvalid(f"unsupported format {other}; use jpg, png or webp", field=field) from None
+        raise FieldInvalid("not an image (expected jpg, png or webp)", field=field) from None
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error):
+        raise FieldInvalid("truncated or corrupt image data", field=field) from None
+    with im:
+        accepted = _ACCEPTED.get(im.format or "")
+        if accepted is None:
+            raise FieldInvalid(f"unsupported format {im.format}; use jpg, png or webp", field=field)
+        w, h = im.size
+        _check_geometry(w, h, field, settings)
+        _decode(im, field)
+        if _orientation(im) in (5, 6, 7, 8):
+            w, h = h, w
+    fmt, ext = accepted
+    return ImageData(data, fmt, w, h, hashlib.sha256(data).hexdigest(), ext)
+
+
+def _check_geometry(w: int, h: int, field: str, settings: Settings) -> None:
+    # Side and aspect limits are symmetric, so the stored (pre-rotation) size decides them.
+    if w * h > settings.max_image_pixels:
+        raise FieldInvalid(
+            f"{w}x{h} is {w * h} pixels, over the limit of {settings.max_image_pixels}", field=field
+        )
+    if min(w, h) < settings.min_image_side:
+        raise FieldInvalid(
+            f"{w}x{h} is too small; each side must be at least {settings.min_image_side} px", field=field
+        )
+    if max(w, h) > _MAX_ASPECT * min(w, h):
+        raise FieldInvalid(f"aspect ratio of {w}x{h} is outside 1:4 to 4:1", field=field)
+
+
+def _decode(im: Image.Image, field: str) -> None:
+    """Decode every byte of pixel data so truncation shows now, not in the worker."""
+    if im.format in ("JPEG", "MPO"):
+        # DCT scaling still walks the whole entropy-coded stream (truncation is caught) but
+        # does a fraction of the work: a 12 MP photo checks in milliseconds.
+        im.draft(im.mode, (max(1, im.width // 8), max(1, im.height // 8)))
+    try:
+        im.load()
+    except Image.DecompressionBombError:
+        raise FieldInvalid("too many pixels to decode", field=field) from None
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, MemoryError):
+        raise FieldInvalid("truncated or corrupt image data", field=field) from None
+
+
+def _orientation(im: Image.Image) -> int:
+    try:
+        return int(im.getexif().get(_ORIENTATION, 1))
+    except Exception:  # a broken EXIF block only loses the rotation, as in viewers
+        return 1
+
+
+def _bomb(field: str, settings: Settings) -> FieldInvalid:
+    return FieldInvalid(
+        f"too many pixels (limit {settings.max_image_pixels}); refusing a possible decompression bomb",
+        field=field,
+    )
+
+
+_MAGIC: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"GIF87a", "GIF"),
+    (0, b"GIF89a", "GIF"),
+    (0, b"BM", "BMP"),
+    (0, b"II*\x00", "TIFF"),
+    (0, b"MM\x00*", "TIFF"),
+    (0, b"\x00\x00\x01\x00", "ICO"),
+    (0, b"8BPS", "PSD"),
+    (0, b"%PDF", "PDF"),
+    (0, b"\x00\x00\x00\x0cjP  ", "JPEG 2000"),
+    (0, b"\xff\x4f\xff\x51", "JPEG 2000"),
+    (0, b"\xff\x0a", "JPEG XL"),
+    (0, b"\x00\x00\x00\x0cJXL ", "JPEG XL"),
+    (0, b"qoif", "QOI"),
+)
+_FTYP_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"hevc": "HEIC", b"mif1": "HEIF", b"msf1": "HEIF",
+                b"avif": "AVIF", b"avis": "AVIF"}
+
+
+def _has_image_magic(data: bytes) -> bool:
+    accepted = data[:3] == b"\xff\xd8\xff" or data[:8] == b"\x89PNG\r\n\x1a\n" or (
+        data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+    )
+    return accepted or sniff_format(data) is not None
+
+
+def sniff_format(data: bytes) -> str | None:
+    """Name a common non-accepted image format from its magic bytes, for a helpful refusal."""
+    for offset, magic, name in _MAGIC:
+        if data[offset : offset + len(magic)] == magic:
+            return name
+    if data[4:8] == b"ftyp":
+        return _FTYP_BRANDS.get(data[8:12])
+    head = data[:1024].lstrip().lower()
+    if head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in head):
+        return "SVG"
+    return None

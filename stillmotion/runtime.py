@@ -1,0 +1,60 @@
+"""Builds the service's parts from Settings and runs its background threads.
+
+Shared by `stillmotion serve` (API + in-process workers) and `stillmotion worker` (workers
+only), so both processes see the same database, data dir and signing secret.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from stillmotion.auth import Authenticator
+from stillmotion.callbacks import CallbackDispatcher
+from stillmotion.catalog import load_price_overrides
+from stillmotion.service import JobService
+from stillmotion.settings import Settings
+from stillmotion.storage import ArtifactStore, load_secret
+from stillmotion.store import Store
+from stillmotion.worker import Worker, worker_id
+
+log = logging.getLogger("stillmotion")
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if settings.price_file:
+            load_price_overrides(settings.price_file)
+        self.store = Store(settings.db_url)
+        self.store.migrate()
+        self.artifacts = ArtifactStore(
+            settings.data_dir, load_secret(settings), settings.base_url, settings.url_ttl_s
+        )
+        self.auth = Authenticator(self.store, settings)
+        self.service = JobService(settings, self.store, self.artifacts)
+        self.stop = threading.Event()
+        self.threads: list[threading.Thread] = []
+
+    def start_background(self, workers: int, *, dispatcher: bool = True) -> None:
+        """Start `workers` worker threads and (optionally) one callback dispatcher thread."""
+        for _ in range(workers):
+            worker = Worker(self.settings, self.store, self.artifacts)
+            self._spawn(worker.run, f"worker:{worker.id}")
+        if dispatcher:
+            callbacks = CallbackDispatcher(self.settings, self.store, self.artifacts, worker_id("cb"))
+            self._spawn(callbacks.run, "callbacks")
+
+    def _spawn(self, target, name: str) -> None:
+        thread = threading.Thread(target=target, args=(self.stop,), name=name, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Stop claiming; running jobs finish within the grace period or go back to the queue."""
+        self.stop.set()
+        limit = timeout if timeout is not None else self.settings.shutdown_grace_s + 10
+        for thread in self.threads:
+            thread.join(limit)
+        self.store.close()

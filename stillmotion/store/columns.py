@@ -1,0 +1,79 @@
+"""Column types that make both backends hand back the same Python values.
+
+SQLite keeps no time zone and PostgreSQL answers in the session's zone, so timestamps go
+through `UTCDateTime`; money goes through `Money` so it is an exact integer in the database
+(summable with plain SQL `SUM`) and a `Decimal` everywhere else.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+MICROS = 1_000_000
+_TWO_PLACES = Decimal("0.01")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Aware UTC from any datetime; a naive one is taken to be UTC already."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def to_micros(amount: Decimal | int) -> int:
+    """Exact micro-dollars; refuses floats and sub-micro fractions instead of rounding."""
+    if isinstance(amount, bool) or not isinstance(amount, (Decimal, int)):
+        raise TypeError(f"money must be a Decimal or int, not {type(amount).__name__}")
+    micros = Decimal(amount).scaleb(6)
+    if not micros.is_finite() or micros != micros.to_integral_value():
+        raise ValueError(f"money amount {amount} is not a whole number of micro-dollars")
+    return int(micros)
+
+
+def from_micros(micros: int | Decimal) -> Decimal:
+    """A Decimal with at least two places ("0.60", "0.032"), the way prices are written."""
+    value = (Decimal(int(micros)) / MICROS).normalize()
+    if value.as_tuple().exponent > -2:  # type: ignore[operator]
+        value = value.quantize(_TWO_PLACES)
+    return value
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC and always returns aware UTC datetimes on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = as_utc(value)
+        # SQLite's DATETIME text has no zone: write the UTC wall time.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+class Money(TypeDecorator[Decimal]):
+    """Integer micro-dollars in the database, `Decimal` dollars in Python."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | int | None, dialect: Dialect) -> int | None:
+        return None if value is None else to_micros(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        # PostgreSQL's SUM(bigint) is numeric, so this may be a Decimal of micros.
+        return None if value is None else from_micros(value)

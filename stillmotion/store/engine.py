@@ -1,0 +1,96 @@
+"""Engines and transactions for the two supported backends, and schema migration.
+
+SQLite: WAL so readers never block the writer, a busy timeout so writers queue instead of
+failing, and `BEGIN IMMEDIATE` for every write transaction so the write lock is taken up
+front (a deferred transaction that upgrades to a writer fails at once with SQLITE_BUSY, with
+no busy wait). That makes each write transaction, including the claim, run alone.
+PostgreSQL: ordinary READ COMMITTED transactions; claims rely on `FOR UPDATE SKIP LOCKED`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+
+BUSY_TIMEOUT_MS = 30_000
+READ_ONLY = "stillmotion_read_only"  # execution option: this transaction only reads
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Any fixed number; serialises concurrent `migrate()` calls on one PostgreSQL database.
+_MIGRATE_LOCK_KEY = 0x5717_1D0E
+
+
+def make_engine(url: str, pool_size: int) -> Engine:
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(parsed, pool_size)
+    if backend == "postgresql":
+        if parsed.drivername in ("postgresql", "postgres"):
+            # compat: plain postgresql:// would pick psycopg2, which is not a dependency.
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(parsed, pool_size=pool_size, pool_pre_ping=True)
+    raise ValueError(
+        f"unsupported database URL {parsed!r}: use sqlite:/// or postgresql+psycopg://"
+    )
+
+
+def _sqlite_engine(url: URL, pool_size: int) -> Engine:
+    database = url.database or ""
+    if database in ("", ":memory:") or url.query.get("mode") == "memory":
+        # Each pooled connection would get its own empty database.
+        raise ValueError("the job store needs a SQLite file, not an in-memory database")
+    if not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, pool_size=pool_size)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take BEGIN away from the sqlite3 driver; `_on_begin` emits our own.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+@contextmanager
+def write_tx(engine: Engine) -> Iterator[Connection]:
+    """A transaction that may write: committed on success, rolled back on error."""
+    with engine.begin() as conn:
+        yield conn
+
+
+@contextmanager
+def read_tx(engine: Engine) -> Iterator[Connection]:
+    """A transaction that only reads (on SQLite: a plain BEGIN, so it never waits for writers)."""
+    with engine.connect() as conn:
+        conn.execution_options(**{READ_ONLY: True})
+        with conn.begin():
+            yield conn
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade to the newest revision in one transaction; concurrent callers run one by one."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
+    with write_tx(engine) as conn:  # on SQLite, BEGIN IMMEDIATE already excludes other writers
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATE_LOCK_KEY})
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")

@@ -1,0 +1,82 @@
+"""The callback outbox: rows written with a job's final state, sent later with retries.
+
+Writing the delivery in the same transaction as the state change means a crash between the
+two cannot lose a callback; a lease on each claimed row lets several senders share the
+outbox, and an expired lease (a sender died mid-send) makes the row claimable again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, or_, select, update
+
+from .records import Delivery, delivery_from_row
+from .tables import deliveries
+
+PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+
+
+def _claimable(now: datetime) -> list[object]:
+    d = deliveries.c
+    return [
+        d.status == PENDING,
+        d.next_attempt_at <= now,
+        or_(d.lease_expires_at.is_(None), d.lease_expires_at < now),
+    ]
+
+
+def claim(
+    conn: Connection, worker_id: str, lease_until: datetime, now: datetime
+) -> Delivery | None:
+    d = deliveries.c
+    pick = (
+        select(d.id)
+        .where(*_claimable(now))
+        .order_by(d.next_attempt_at, d.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    stmt = (
+        update(deliveries)
+        .where(d.id == pick, *_claimable(now))
+        .values(lease_owner=worker_id, lease_expires_at=lease_until)
+        .returning(*deliveries.c)
+    )
+    row = conn.execute(stmt).first()
+    return None if row is None else delivery_from_row(row)
+
+
+def record_result(
+    conn: Connection,
+    delivery_id: int,
+    ok: bool,
+    status_code: int | None,
+    error: str | None,
+    next_attempt_at: datetime | None,
+) -> bool:
+    """Count the attempt and decide: delivered, retry at `next_attempt_at`, or give up."""
+    d = deliveries.c
+    values: dict[str, object] = {
+        "attempts": d.attempts + 1,
+        "last_status_code": status_code,
+        "last_error": error,
+        "lease_owner": None,
+        "lease_expires_at": None,
+    }
+    if ok:
+        values["status"] = DELIVERED
+    elif next_attempt_at is not None:
+        values["next_attempt_at"] = next_attempt_at
+    else:
+        values["status"] = FAILED
+    stmt = update(deliveries).where(d.id == delivery_id, d.status == PENDING).values(**values)
+    return conn.execute(stmt).rowcount == 1
+
+
+def for_job(conn: Connection, job_id: str) -> list[Delivery]:
+    rows = conn.execute(
+        select(deliveries).where(deliveries.c.job_id == job_id).order_by(deliveries.c.id)
+    )
+    return [delivery_from_row(row) for row in rows]

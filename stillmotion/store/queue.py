@@ -1,0 +1,240 @@
+"""Job state transitions, each one guarded UPDATE run inside the caller's transaction.
+
+Every transition names the state it expects in its WHERE clause (status, and the lease
+holder where one matters), so a transition that lost a race changes nothing and reports it,
+instead of overwriting the winner. Refunds ride on such a transition, so none is written
+twice (and the ledger's unique (job_id, kind) would refuse a second one anyway).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, func, insert, literal, select, tuple_, update
+
+from ..domain import Job, JobStatus
+from .columns import UTCDateTime
+from .records import NewDelivery, job_from_row
+from .tables import deliveries, jobs, ledger
+
+QUEUED, PROCESSING = JobStatus.QUEUED, JobStatus.PROCESSING
+OPEN = (JobStatus.QUEUED, JobStatus.PROCESSING)
+_LEASE_CLEARED: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
+_BACK_IN_QUEUE: dict[str, Any] = {"status": QUEUED, "progress": 0, "eta": None, **_LEASE_CLEARED}
+
+
+def lease_until(now: datetime, lease_s: float) -> datetime:
+    return now + timedelta(seconds=lease_s)
+
+
+def held_by(job_id: str, worker_id: str) -> list[ColumnElement[bool]]:
+    """The worker holds a job while it is PROCESSING under its name (expired or not: until the
+    reaper takes it back, nobody else can have it, so late work is still accepted)."""
+    return [jobs.c.id == job_id, jobs.c.status == PROCESSING, jobs.c.lease_owner == worker_id]
+
+
+def still_open(job_id: str) -> list[ColumnElement[bool]]:
+    return [jobs.c.id == job_id, jobs.c.status.in_(OPEN)]
+
+
+def claim(
+    conn: Connection, worker_id: str, lease_s: float, engines: Sequence[str], now: datetime
+) -> Job | None:
+    """One statement: pick the next queued job and lease it. SKIP LOCKED (PostgreSQL; SQLite
+    drops the clause and relies on BEGIN IMMEDIATE) lets concurrent claimers pass each other."""
+    pick = (
+        select(jobs.c.id)
+        .where(jobs.c.status == QUEUED, jobs.c.engine.in_(list(engines)))
+        .order_by(jobs.c.off_peak, jobs.c.created_at, jobs.c.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    stmt = (
+        update(jobs)
+        .where(jobs.c.id == pick, jobs.c.status == QUEUED)
+        .values(
+            status=PROCESSING,
+            lease_owner=worker_id,
+            lease_expires_at=lease_until(now, lease_s),
+            attempts=jobs.c.attempts + 1,
+            started_at=func.coalesce(jobs.c.started_at, literal(now, UTCDateTime())),
+            progress=0,
+            eta=None,
+        )
+        .returning(*jobs.c)
+    )
+    row = conn.execute(stmt).first()
+    return None if row is None else job_from_row(row)
+
+
+def heartbeat(
+    conn: Connection,
+    job_id: str,
+    worker_id: str,
+    lease_until_at: datetime,
+    progress: int,
+    eta: int | None,
+) -> bool:
+    stmt = (
+        update(jobs)
+        .where(*held_by(job_id, worker_id))
+        .values(lease_expires_at=lease_until_at, progress=max(0, min(100, progress)), eta=eta)
+    )
+    return conn.execute(stmt).rowcount == 1
+
+
+def _locked_meta(conn: Connection, guard: list[ColumnElement[bool]]) -> dict[str, Any] | None:
+    """The job's metadata, row-locked on PostgreSQL, or None when the guard does not hold."""
+    row = conn.execute(select(jobs.c.meta).where(*guard).with_for_update()).first()
+    return None if row is None else dict(row.meta)
+
+
+def finish(
+    conn: Connection,
+    job_id: str,
+    worker_id: str,
+    result: dict[str, Any],
+    metadata: dict[str, Any],
+    now: datetime,
+) -> bool:
+    guard = held_by(job_id, worker_id)
+    meta = _locked_meta(conn, guard)
+    if meta is None:
+        return False
+    stmt = (
+        update(jobs)
+        .where(*guard)
+        .values(
+            status=JobStatus.SUCCEEDED,
+            progress=100,
+            eta=0,
+            result=result,
+            meta={**meta, **metadata},
+            finished_at=now,
+            **_LEASE_CLEARED,
+        )
+    )
+    return conn.execute(stmt).rowcount == 1
+
+
+def end_with_refund(
+    conn: Connection,
+    guard: list[ColumnElement[bool]],
+    status: JobStatus,
+    code: str,
+    message: str,
+    metadata: dict[str, Any] | None,
+    now: datetime,
+) -> Job | None:
+    """Move an open job to FAILED/CANCELED and refund it; None when the guard no longer holds."""
+    values: dict[str, Any] = {
+        "status": status,
+        "error_code": code,
+        "error_message": message,
+        "refunded": True,
+        "finished_at": now,
+        "eta": None,
+        **_LEASE_CLEARED,
+    }
+    if metadata:
+        meta = _locked_meta(conn, guard)
+        if meta is None:
+            return None
+        values["meta"] = {**meta, **metadata}
+    stmt = (
+        update(jobs)
+        .where(*guard, jobs.c.refunded.is_(False))
+        .values(**values)
+        .returning(*jobs.c)
+    )
+    row = conn.execute(stmt).first()
+    if row is None:
+        return None
+    conn.execute(
+        insert(ledger).values(
+            owner=row.owner, job_id=row.id, kind="refund", amount=row.amount, created_at=now
+        )
+    )
+    return job_from_row(row)
+
+
+def release(conn: Connection, job_id: str, worker_id: str) -> bool:
+    """Back to the queue without counting the run: it was stopped, it did not fail."""
+    stmt = (
+        update(jobs)
+        .where(*held_by(job_id, worker_id))
+        .values(attempts=jobs.c.attempts - 1, **_BACK_IN_QUEUE)
+    )
+    return conn.execute(stmt).rowcount == 1
+
+
+def expired(conn: Connection, now: datetime) -> list[Any]:
+    stmt = (
+        select(jobs.c.id, jobs.c.attempts, jobs.c.lease_owner, jobs.c.lease_expires_at)
+        .where(jobs.c.status == PROCESSING, jobs.c.lease_expires_at < now)
+        .order_by(jobs.c.id)
+    )
+    return list(conn.execute(stmt))
+
+
+def unchanged_since_read(candidate: Any) -> list[ColumnElement[bool]]:
+    """Guard for the reaper: the job is exactly as it was read (no heartbeat, finish, re-claim)."""
+    return [
+        jobs.c.id == candidate.id,
+        jobs.c.status == PROCESSING,
+        jobs.c.lease_owner == candidate.lease_owner,
+        jobs.c.lease_expires_at == candidate.lease_expires_at,
+        jobs.c.attempts == candidate.attempts,
+    ]
+
+
+def requeue(conn: Connection, guard: list[ColumnElement[bool]]) -> bool:
+    return conn.execute(update(jobs).where(*guard).values(**_BACK_IN_QUEUE)).rowcount == 1
+
+
+def queue_position(conn: Connection, job_id: str) -> int | None:
+    """Queued jobs of the same engine that a claim would take first (engines are claimed
+    separately, so jobs of other engines are not ahead)."""
+    me = conn.execute(
+        select(jobs.c.status, jobs.c.engine, jobs.c.off_peak, jobs.c.created_at).where(
+            jobs.c.id == job_id
+        )
+    ).first()
+    if me is None or me.status != QUEUED:
+        return None
+    order = tuple_(jobs.c.off_peak, jobs.c.created_at, jobs.c.id)
+    stmt = select(func.count()).where(
+        jobs.c.status == QUEUED,
+        jobs.c.engine == me.engine,
+        order < tuple_(
+            literal(bool(me.off_peak), jobs.c.off_peak.type),
+            literal(me.created_at, UTCDateTime()),
+            literal(job_id, jobs.c.id.type),
+        ),
+    )
+    return int(conn.execute(stmt).scalar_one())
+
+
+def enqueue_deliveries(
+    conn: Connection, job_id: str, items: Sequence[NewDelivery], now: datetime
+) -> None:
+    if not items:
+        return
+    conn.execute(
+        insert(deliveries),
+        [
+            {
+                "job_id": job_id,
+                "url": item.url,
+                "kind": item.kind,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for item in items
+        ],
+    )

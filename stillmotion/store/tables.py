@@ -1,0 +1,118 @@
+"""The schema as SQLAlchemy Core tables: what queries are written against.
+
+The migrations in `migrations/versions` create exactly this; a test compares the two, so a
+change here needs a new revision beside it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from .columns import Money, UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# BIGINT autoincrement ids; SQLite only auto-assigns rowids to a column typed INTEGER.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("key_hash", String(200), nullable=False, unique=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime()),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("dialect", String(32), nullable=False),
+    Column("engine", String(64), nullable=False),
+    Column("status", SmallInteger(), nullable=False),
+    Column("progress", SmallInteger(), nullable=False),
+    Column("eta", Integer()),
+    Column("amount", Money(), nullable=False),
+    Column("refunded", Boolean(), nullable=False),
+    Column("args", JSON(), nullable=False),
+    Column("spec", JSON(), nullable=False),
+    Column("seed", BigInteger(), nullable=False),
+    Column("callback_url", Text()),
+    Column("off_peak", Boolean(), nullable=False),
+    Column("meta", JSON(), nullable=False),  # `metadata` would shadow Table.metadata
+    Column("result", JSON(none_as_null=True)),
+    Column("error_code", String(64)),
+    Column("error_message", Text()),
+    Column("attempts", Integer(), nullable=False),
+    Column("lease_owner", String(200)),
+    Column("lease_expires_at", UTCDateTime()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("started_at", UTCDateTime()),
+    Column("finished_at", UTCDateTime()),
+    # The claim's WHERE + ORDER BY, the reaper's scan, and per-owner listings.
+    Index(None, "status", "engine", "off_peak", "created_at"),
+    Index(None, "status", "lease_expires_at"),
+    Index(None, "owner", "created_at"),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("owner", String(200), nullable=False),
+    Column("job_id", String(64), ForeignKey("jobs.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("amount", Money(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    CheckConstraint("kind IN ('charge', 'refund')", name="kind"),
+    # At most one charge and one refund per job, whatever the code above it does.
+    UniqueConstraint("job_id", "kind"),
+    Index(None, "owner", "id"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("job_id", String(64), ForeignKey("jobs.id"), nullable=False),
+    Column("url", Text(), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer(), nullable=False),
+    Column("last_status_code", Integer()),
+    Column("last_error", Text()),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("lease_owner", String(200)),
+    Column("lease_expires_at", UTCDateTime()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "job_id"),
+)

@@ -1,0 +1,199 @@
+"""Workers: claim a job, render it, store the result, queue its callback.
+
+A run holds a lease that a heartbeat thread extends (carrying progress and ETA). If the
+lease is lost (reaped after a stall, or taken back) the run stops without writing; a crash
+leaves the lease to expire and the reaper puts the job back, so nothing is lost. On a stop
+request the running job gets `shutdown_grace_s` to finish, then is released to the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import replace
+from itertools import count
+from typing import Any
+
+from stillmotion.domain import GenerationSpec, Job
+from stillmotion.engines import Engine, get_engine
+from stillmotion.errors import Canceled, StillmotionError
+from stillmotion.render import render_clip
+from stillmotion.settings import Settings
+from stillmotion.storage import ArtifactStore
+from stillmotion.store import NewDelivery, Store
+
+log = logging.getLogger("stillmotion.worker")
+_ids = count(1)
+
+
+def worker_id(prefix: str = "w") -> str:
+    return f"{prefix}-{socket.gethostname()}-{os.getpid()}-{next(_ids)}"
+
+
+def callbacks_for(job: Job) -> list[NewDelivery]:
+    """The final-state callback a job asked for, in its own dialect's body."""
+    return [NewDelivery(job.callback_url, job.dialect)] if job.callback_url else []
+
+
+class Run:
+    """State of one job's run, shared by the render loop and its heartbeat thread."""
+
+    def __init__(self, job: Job, stop: threading.Event, grace_s: float) -> None:
+        self.job = job
+        self.stop = stop
+        self.grace_s = grace_s
+        self.started = time.monotonic()
+        self.done_frames = 0
+        self.total_frames = max(1, int(job.spec.get("num_frames", 1)))
+        self.lost = False
+        self.finished = threading.Event()
+        self._stop_seen: float | None = None
+
+    @property
+    def progress(self) -> int:
+        return min(99, int(100 * self.done_frames / self.total_frames))
+
+    @property
+    def eta(self) -> int | None:
+        if not self.done_frames:
+            return None
+        elapsed = time.monotonic() - self.started
+        return max(1, round(elapsed / self.done_frames * (self.total_frames - self.done_frames)))
+
+    @property
+    def released(self) -> bool:
+        """True once a stop request has waited out the grace period: give the job back."""
+        if not self.stop.is_set():
+            return False
+        if self._stop_seen is None:
+            self._stop_seen = time.monotonic()
+        return time.monotonic() - self._stop_seen >= self.grace_s
+
+    def should_stop(self) -> bool:
+        return self.lost or self.released
+
+
+class Worker:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        artifacts: ArtifactStore,
+        *,
+        engines: tuple[str, ...] = ("motion",),
+        wid: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.artifacts = artifacts
+        self.engine_names = engines
+        self.id = wid or worker_id()
+        self._engines: dict[str, Engine] = {}
+        self._last_reap = 0.0
+
+    def engine(self, name: str) -> Engine:
+        if name not in self._engines:
+            self._engines[name] = get_engine(name)
+        return self._engines[name]
+
+    def run(self, stop: threading.Event) -> None:
+        """Claim and process jobs until `stop` is set."""
+        log.info("worker %s started", self.id)
+        while not stop.is_set():
+            try:
+                self.maybe_reap()
+                job = self.store.claim(self.id, self.settings.lease_s, self.engine_names)
+            except Exception:  # a database hiccup must not kill the worker
+                log.exception("claim failed")
+                stop.wait(1.0)
+                continue
+            if job is None:
+                stop.wait(self.settings.poll_interval_s)
+                continue
+            self.process(job, stop)
+        log.info("worker %s stopped", self.id)
+
+    def maybe_reap(self) -> None:
+        now = time.monotonic()
+        if now - self._last_reap >= self.settings.reap_interval_s:
+            self._last_reap = now
+            result = self.store.reap(self.settings.max_attempts, deliveries=callbacks_for)
+            if result.requeued or result.failed:
+                log.warning("reaped: requeued %s failed %s", result.requeued, result.failed)
+
+    def process(self, job: Job, stop: threading.Event) -> None:
+        run = Run(job, stop, self.settings.shutdown_grace_s)
+        beat = threading.Thread(target=self._heartbeat, args=(run,), daemon=True)
+        beat.start()
+        deliveries = callbacks_for(job)
+        log.info("job %s attempt %d started", job.id, job.attempts)
+        try:
+            result, metadata = self.render(job, run)
+            run.finished.set()
+            if not self.store.finish(job.id, self.id, result, metadata, deliveries):
+                log.warning("job %s finished but its lease was lost; result dropped", job.id)
+        except Canceled:
+            run.finished.set()
+            if not run.lost:
+                self.store.release(job.id, self.id)
+                log.info("job %s released to the queue", job.id)
+        except StillmotionError as exc:
+            run.finished.set()
+            self.store.fail(job.id, self.id, exc.reason, exc.message, deliveries)
+            log.warning("job %s failed: %s", job.id, exc.message)
+        except Exception as exc:  # an engine bug fails the job visibly instead of looping
+            run.finished.set()
+            log.exception("job %s crashed", job.id)
+            self.store.fail(job.id, self.id, "GenerationFailure", f"{type(exc).__name__}: {exc}", deliveries)
+        finally:
+            run.finished.set()
+            beat.join(timeout=5)
+
+    def _heartbeat(self, run: Run) -> None:
+        while not run.finished.wait(self.settings.heartbeat_s):
+            try:
+                ok = self.store.heartbeat(run.job.id, self.id, self.settings.lease_s, run.progress, run.eta)
+            except Exception:
+                log.exception("heartbeat failed")
+                continue
+            if not ok:
+                run.lost = True
+                return
+
+    def render(self, job: Job, run: Run) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Render the job's clip into its output dir; return the result and metadata."""
+        spec = GenerationSpec.from_dict(job.spec)
+        spec = replace(
+            spec,
+            image=str(self.artifacts.path(spec.image)),
+            image_tail=str(self.artifacts.path(spec.image_tail)) if spec.image_tail else None,
+        )
+        out_dir = self.artifacts.output_dir(job.id)
+
+        def on_frame(done: int) -> None:
+            run.done_frames = done
+
+        out = render_clip(
+            self.engine(job.engine),
+            spec,
+            out_dir / "video.mp4",
+            out_dir / "cover.jpg",
+            on_frame=on_frame,
+            should_stop=run.should_stop,
+            metadata=job.metadata,
+            tags={"title": f"stillmotion {job.id}"},
+        )
+        result = {
+            "video": f"outputs/{job.id}/video.mp4",
+            "cover": f"outputs/{job.id}/cover.jpg",
+            "duration": spec.duration,
+            "width": spec.width,
+            "height": spec.height,
+            "fps": spec.fps,
+            "frames": out.frames,
+            "has_audio": False,
+        }
+        return result, out.metadata
