@@ -37,7 +37,7 @@ class CallbackDispatcher:
         self.store = store
         self.artifacts = artifacts
         self.id = wid
-        self.client = httpx.Client(timeout=settings.callback_timeout_s, follow_redirects=False)
+        self.client = httpx.Client(timeout=settings.callback_timeout_s, follow_redirects=False, trust_env=False)
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():

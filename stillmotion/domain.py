@@ -119,3 +119,4 @@ class Job:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     off_peak: bool = False
+    engine: str = "motion"

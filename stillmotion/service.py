@@ -35,7 +35,7 @@ class JobService:
     @property
     def http(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http = httpx.AsyncClient(follow_redirects=False)
+            self._http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
         return self._http
 
     async def aclose(self) -> None:
@@ -71,9 +71,12 @@ class JobService:
             await anyio.to_thread.run_sync(
                 lambda: check_url(callback_url, field=callback_field, settings=self.settings)
             )
+        loaded = {
+            field: await load_image(ref, field=field, settings=self.settings, client=self.http)
+            for field, ref in entry.image_refs(valid).items()
+        }
         stored: dict[str, StoredImage] = {}
-        for field, ref in entry.image_refs(valid).items():
-            image = await load_image(ref, field=field, settings=self.settings, client=self.http)
+        for field, image in loaded.items():  # kept only once every input is valid
             key = await anyio.to_thread.run_sync(
                 self.artifacts.put_input, image.data, image.sha256, image.ext
             )

@@ -30,7 +30,6 @@ _MAX_ASPECT = 4
 _ORIENTATION = 0x0112
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _WHITESPACE = " \t\r\n"
-_SPACE = re.compile(r"\s")
 _NOT_A_REF = "not an http(s) URL, a data URI or base64 image data"
 
 
@@ -93,19 +92,27 @@ def decode_data_uri(ref: str, *, field: str, max_bytes: int) -> bytes:
         chars -= sum(payload.count(c) for c in _WHITESPACE)
         if chars * 3 // 4 - pad > max_bytes:
             raise PayloadTooLarge(f"larger than the {size_text(max_bytes)} limit", field=field)
-    if _SPACE.search(payload):
-        payload = "".join(payload.split())
-    if "-" in payload or "_" in payload:  # URL-safe alphabet
-        payload = payload.replace("-", "+").replace("_", "/")
-    payload += "=" * (-len(payload) % 4)
     try:
-        data = base64.b64decode(payload, validate=True)
+        data = _b64decode(payload)
     except (binascii.Error, ValueError):
         what = _NOT_A_REF if bare else "data URI holds invalid base64"
         raise FieldInvalid(what, field=field) from None
     if not data:
         raise FieldInvalid("image data is empty", field=field)
     return data
+
+
+def _b64decode(text: str) -> bytes:
+    """Strict base64 that also takes the URL-safe alphabet, missing padding and line breaks."""
+    if "-" in text or "_" in text:
+        text = text.replace("-", "+").replace("_", "/")
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except binascii.Error:
+        compact = "".join(text.split())  # only now: scanning for whitespace costs on big input
+        if len(compact) == len(text):
+            raise
+        return base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
 
 
 def validate_image_bytes(data: bytes, *, field: str, settings: Settings) -> ImageData:

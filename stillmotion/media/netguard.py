@@ -152,7 +152,8 @@ async def _open(
     last: Exception | None = None
     for ip in targets or [None]:
         try:
-            return await client.send(_pinned_request(client, url, ip, timeout), stream=True, follow_redirects=False)
+            request = _pinned_request(client, url, ip, timeout)
+            return await client.send(request, stream=True, follow_redirects=False)
         except httpx.ConnectError as exc:
             last = exc
     raise ImageDownloadFailure(f"download failed: could not connect ({last})", field=field) from last
@@ -216,7 +217,8 @@ async def fetch_url(
     limit = settings.download_timeout_s
     own = client is None
     if client is None:
-        # trust_env=False: an environment proxy would resolve names itself, past the guard.
+        # trust_env=False: through an HTTPS proxy tunnel httpcore verifies the certificate
+        # against the URL host, which is the pinned IP here, so pinned https would fail.
         client = httpx.AsyncClient(timeout=limit, follow_redirects=False, trust_env=False)
     try:
         async with asyncio.timeout(limit):

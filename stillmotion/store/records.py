@@ -104,6 +104,7 @@ def job_from_row(row: Row[Any]) -> Job:
         started_at=m["started_at"],
         finished_at=m["finished_at"],
         off_peak=bool(m["off_peak"]),
+        engine=m["engine"],
     )
 
 

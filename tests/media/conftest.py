@@ -6,7 +6,6 @@ import base64
 import io
 import struct
 import threading
-import time
 import zlib
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -141,9 +140,3 @@ def server() -> Iterator[LoopbackServer]:
     srv.stop.set()
     srv.httpd.shutdown()
     srv.httpd.server_close()
-
-
-@pytest.fixture
-def timer() -> Callable[[], float]:
-    start = time.perf_counter()
-    return lambda: time.perf_counter() - start

@@ -95,7 +95,9 @@ def test_check_url_refuses_private(url: str, guarded: Settings) -> None:
     assert err.value.message.startswith("callback_url: ")
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com/x", "file:///etc/passwd", "gopher://x", "example.com/x", "http://", ""])
+@pytest.mark.parametrize(
+    "url", ["ftp://example.com/x", "file:///etc/passwd", "gopher://x", "example.com/x", "http://", ""]
+)
 def test_bad_schemes_refused(url: str, guarded: Settings) -> None:
     with pytest.raises(FieldInvalid) as err:
         check_url(url, field="callback_url", settings=guarded)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -35,6 +35,19 @@ def rng_for(seed: int) -> np.random.Generator:
     return np.random.default_rng(int(seed) % (2**64))
 
 
+class _EasedMorph:
+    """The morph played with ease-in/ease-out timing (t=0.5 is still the midpoint)."""
+
+    def __init__(self, morph: FlowMorph) -> None:
+        self.morph = morph
+
+    def frame(self, t: float) -> np.ndarray:
+        return self.morph.frame(ease_in_out(t))
+
+    def close(self) -> None:
+        self.morph.close()
+
+
 class MotionEngine:
     """CPU engine: no weights, deterministic for a given spec.
 
@@ -52,12 +65,15 @@ class MotionEngine:
         ctx.check()
         profile = profile_for(spec.mode)
         ctx.metadata.update({"engine": self.name, "mode": profile.name})
-        render = self._morph(spec, ctx) if spec.image_tail else self._camera(spec, ctx)
-        for t in frame_times(spec.num_frames):
-            ctx.check()
-            yield render(t)
+        renderer = self._morph(spec, ctx) if spec.image_tail else self._camera(spec, ctx)
+        try:
+            for t in frame_times(spec.num_frames):
+                ctx.check()
+                yield renderer.frame(t)
+        finally:
+            renderer.close()
 
-    def _camera(self, spec: GenerationSpec, ctx: RenderContext) -> Callable[[float], np.ndarray]:
+    def _camera(self, spec: GenerationSpec, ctx: RenderContext) -> CameraRenderer:
         profile = profile_for(spec.mode)
         image = _load(spec.image, "image")
         plan = plan_camera(spec.prompt, spec.num_frames / max(spec.fps, 1), rng_for(spec.seed))
@@ -65,9 +81,9 @@ class MotionEngine:
         camera = plan.describe()
         camera["synthetic_margin_px"] = list(canvas.synthetic_margin)
         ctx.metadata["camera"] = camera
-        return CameraRenderer(canvas, plan, spec.width, spec.height, profile.warp_interp).frame
+        return CameraRenderer(canvas, plan, spec.width, spec.height, profile.warp_interp)
 
-    def _morph(self, spec: GenerationSpec, ctx: RenderContext) -> Callable[[float], np.ndarray]:
+    def _morph(self, spec: GenerationSpec, ctx: RenderContext) -> _EasedMorph:
         profile = profile_for(spec.mode)
         head = fit_to_frame(_load(spec.image, "image"), spec.width, spec.height)
         tail = fit_to_frame(_load(spec.image_tail or "", "image_tail"), spec.width, spec.height)
@@ -80,4 +96,4 @@ class MotionEngine:
             "source": "start_end",
             "prompt_move": named.move if named else None,  # noted; v1 does not apply it to morphs
         }
-        return lambda t: morph.frame(ease_in_out(t))
+        return _EasedMorph(morph)

@@ -26,6 +26,7 @@ import numpy as np
 
 MOTION_BIAS = 0.01  # grey levels of error per pixel of motion, to break ties towards rest
 MAX_LAYERS = 4
+OUTSIDE_ERROR = 64  # grey levels charged for sampling outside the other frame
 
 
 @dataclass(frozen=True)
@@ -76,31 +77,32 @@ def _layers(pa: np.ndarray, pb: np.ndarray, threshold: float) -> list[np.ndarray
 
 def _model_flow(model: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """Flow of an affine model over a pixel grid (h, w, 2)."""
-    return (grid @ model[:, :2].T + model[:, 2]).astype(np.float32) - grid
+    return cv2.subtract(cv2.transform(grid, model.astype(np.float32)), grid)
 
 
 def _error(ga: np.ndarray, gb: np.ndarray, flow: np.ndarray, grid: np.ndarray, window: int) -> np.ndarray:
-    """Window-averaged |a(x) - b(x + flow)|, high where b is sampled outside the frame."""
+    """Window-averaged |a(x) - b(x + flow)| plus a small motion bias; sampling outside b
+    counts as a poor match."""
     h, w = ga.shape
-    target = grid + flow
+    target = cv2.add(grid, flow)
     warped = cv2.remap(gb, target, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    err = cv2.absdiff(ga, warped).astype(np.float32)
-    outside = (target[..., 0] < 0) | (target[..., 0] > w - 1) | (target[..., 1] < 0) | (target[..., 1] > h - 1)
-    err[outside] = 64.0
-    err = cv2.boxFilter(err, -1, (window, window))
-    return err + MOTION_BIAS * np.linalg.norm(flow, axis=-1)
+    inside = cv2.inRange(target, (0.0, 0.0), (w - 1.0, h - 1.0))
+    err = cv2.max(cv2.absdiff(ga, warped), cv2.bitwise_and(cv2.bitwise_not(inside), OUTSIDE_ERROR))
+    err = cv2.boxFilter(err, cv2.CV_32F, (window, window))
+    return cv2.scaleAdd(cv2.magnitude(flow[..., 0], flow[..., 1]), MOTION_BIAS, err)
 
 
 def _select(ga, gb, candidates: list[np.ndarray], grid: np.ndarray, window: int) -> np.ndarray:
     """Per pixel, the candidate flow with the lowest error (ties go to the earlier one)."""
-    if len(candidates) == 1:
-        return candidates[0]
-    errors = np.stack([_error(ga, gb, f, grid, window) for f in candidates])
-    label = np.argmin(errors, axis=0)
     out = candidates[0].copy()
-    for k in range(1, len(candidates)):
-        pick = label == k
-        out[pick] = candidates[k][pick]
+    if len(candidates) == 1:
+        return out
+    best = _error(ga, gb, out, grid, window)
+    for flow in candidates[1:]:
+        err = _error(ga, gb, flow, grid, window)
+        better = err < best
+        np.copyto(out, flow, where=better[..., None])
+        np.minimum(best, err, out=best)
     return out
 
 

@@ -47,7 +47,7 @@ PROFILES: dict[str, ModeProfile] = {
         splat_scale=0.25,
         dis_preset=cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
         flow_max_side=1920,
-        features=3000,
+        features=2000,
         feature_max_side=1280,
     ),
     "pro-fast": ModeProfile(
@@ -58,7 +58,7 @@ PROFILES: dict[str, ModeProfile] = {
         splat_scale=0.25,
         dis_preset=cv2.DISOPTICAL_FLOW_PRESET_FAST,
         flow_max_side=1280,
-        features=2000,
+        features=1500,
         feature_max_side=960,
     ),
     "turbo": ModeProfile(

@@ -124,6 +124,9 @@ class CameraRenderer:
         m[1, 2] += self.canvas.origin[1]
         return m
 
+    def close(self) -> None:
+        """Nothing to release (kept for symmetry with the morph)."""
+
     def frame(self, t: float) -> np.ndarray:
         return cv2.warpAffine(
             self.canvas.pixels,
