@@ -27,11 +27,13 @@ from PIL import Image
 KEY = "bench-key"
 
 
-def test_image(width: int, height: int) -> bytes:
+def test_image(width: int, height: int, noise: int = 20) -> bytes:
+    """A gradient with texture; `noise` makes it photo-like (and as slow to decode as a photo)."""
     rng = np.random.default_rng(0)
     y, x = np.mgrid[0:height, 0:width]
     img = np.stack([x * 255 // width, y * 255 // height, (x ^ y) & 255], -1).astype(np.uint8)
-    img = (img.astype(np.int16) + rng.integers(-20, 20, img.shape)).clip(0, 255).astype(np.uint8)
+    if noise:
+        img = (img.astype(np.int16) + rng.integers(-noise, noise, img.shape)).clip(0, 255).astype(np.uint8)
     buf = io.BytesIO()
     Image.fromarray(img).save(buf, format="PNG")
     return buf.getvalue()
@@ -148,12 +150,12 @@ def http_request(method: str, path: str, body: bytes = b"") -> bytes:
     return head.encode() + body
 
 
-def bench_throughput(tmp: Path, seconds: float, conns: int) -> dict[str, dict[str, float]]:
+def bench_throughput(tmp: Path, seconds: float, conns: int, workers: int) -> dict[str, dict[str, float]]:
     import httpx
 
-    server = Server(tmp, workers=1)
+    server = Server(tmp, workers=workers)
     try:
-        image = "data:image/png;base64," + base64.b64encode(test_image(256, 256)).decode()
+        image = "data:image/png;base64," + base64.b64encode(test_image(256, 256, noise=0)).decode()
         create_body = json.dumps({"model": "vidu/vidu-q3/image-to-video",
                                   "args": {"mode": "turbo", "prompt": "static", "image": image,
                                            "duration": 1, "resolution": "540p"}}).encode()
@@ -176,6 +178,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seconds", type=float, default=5.0, help="duration of each load phase")
     p.add_argument("--concurrency", type=int, default=64)
     p.add_argument("--skip-render", action="store_true")
+    p.add_argument("--workers", type=int, nargs="+", default=[0, 1],
+                   help="in-process workers of the server under load (each value is one run)")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
@@ -185,14 +189,14 @@ def main(argv: list[str] | None = None) -> None:
             print(f"5 s 720p pro job, engine alone:      {engine_s:6.2f} s  ({5 / engine_s:.2f}x real time)")
             http_s = bench_http_job(tmp)
             print(f"5 s 720p pro job, through HTTP API:  {http_s:6.2f} s  ({5 / http_s:.2f}x real time, create -> MP4 downloaded)")
-        res = bench_throughput(tmp, args.seconds, args.concurrency)
-        print(f"\n{args.concurrency} connections, {args.seconds:.0f} s each, server with 1 in-process worker:")
-        for name, r in res.items():
-            print(f"  {name:7s} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms"
-                  f"  ({r['n']} requests, {r['errors']} non-200)")
-        bare = res["bare"]["rps"]
-        print(f"  ratios to bare: create {res['create']['rps'] / bare:.2f}, query {res['query']['rps'] / bare:.2f}")
-
+        for workers in args.workers:
+            res = bench_throughput(tmp, args.seconds, args.concurrency, workers)
+            print(f"\n{args.concurrency} connections, {args.seconds:.0f} s each, server with {workers} in-process worker(s):")
+            for name, r in res.items():
+                print(f"  {name:7s} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms"
+                      f"  ({r['n']} requests, {r['errors']} non-200)")
+            bare = res["bare"]["rps"]
+            print(f"  ratios to bare: create {res['create']['rps'] / bare:.2f}, query {res['query']['rps'] / bare:.2f}")
 
 if __name__ == "__main__":
     main()

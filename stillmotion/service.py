@@ -19,6 +19,7 @@ from stillmotion.storage import ArtifactStore
 from stillmotion.store import NewJob, Store
 
 MAX_SEED = 2_147_483_647
+FINAL_CACHE_SIZE = 10_000
 
 
 def random_seed() -> int:
@@ -31,6 +32,8 @@ class JobService:
         self.store = store
         self.artifacts = artifacts
         self._http: httpx.AsyncClient | None = None
+        # Jobs in a final state never change again, so polls after the end skip the database.
+        self._final: dict[str, Job] = {}
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -104,9 +107,13 @@ class JobService:
         """A job of this owner; another owner's job is indistinguishable from a missing one."""
         if not isinstance(job_id, str) or not job_id:
             raise FieldInvalid("required", field=field)
-        job = self.store.get_job(job_id)
+        job = self._final.get(job_id) or self.store.get_job(job_id)
         if job is None or job.owner != owner:
             raise NotFound(f"no job {job_id!r}", field=field)
+        if job.status.final and job_id not in self._final:
+            if len(self._final) >= FINAL_CACHE_SIZE:
+                self._final.pop(next(iter(self._final)))  # oldest first: dicts keep insertion order
+            self._final[job_id] = job
         return job
 
 

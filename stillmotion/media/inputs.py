@@ -15,6 +15,7 @@ import re
 import struct
 from dataclasses import dataclass
 
+import anyio
 import httpx
 from PIL import Image
 
@@ -66,7 +67,10 @@ async def load_image(
     else:
         shown = scheme.group(0)[:-1]
         raise FieldInvalid(f"unsupported URL scheme {shown!r}; use an http(s) URL or a data URI", field=field)
-    return validate_image_bytes(data, field=field, settings=settings)
+    # Off the event loop: Pillow releases the GIL while decoding, so submits use every core.
+    return await anyio.to_thread.run_sync(
+        lambda: validate_image_bytes(data, field=field, settings=settings)
+    )
 
 
 def decode_data_uri(ref: str, *, field: str, max_bytes: int) -> bytes:

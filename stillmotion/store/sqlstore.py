@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
-from sqlalchemy import case, func, insert, select, type_coerce, update
+from sqlalchemy import bindparam, case, func, insert, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 
 from ..domain import Job, JobStatus
@@ -36,6 +36,11 @@ from .tables import api_keys, jobs, ledger
 
 DeliveriesFor = Callable[[Job], Sequence[NewDelivery]]
 
+
+
+_INSERT_JOB = insert(jobs).returning(*jobs.c)
+_INSERT_LEDGER = insert(ledger)
+_SELECT_JOB = select(jobs).where(jobs.c.id == bindparam("job_id"))
 
 class Store:
     """Durable jobs, API keys, the money ledger and the callback outbox, on SQLite or PostgreSQL."""
@@ -141,15 +146,11 @@ class Store:
         }
         try:
             with write_tx(self._engine) as conn:
-                row = conn.execute(insert(jobs).values(**values).returning(*jobs.c)).one()
+                # Statements built once with parameters passed apart: compiled once, cached.
+                row = conn.execute(_INSERT_JOB, values).one()
                 conn.execute(
-                    insert(ledger).values(
-                        owner=new.owner,
-                        job_id=new.id,
-                        kind="charge",
-                        amount=new.amount,
-                        created_at=now,
-                    )
+                    _INSERT_LEDGER,
+                    {"owner": new.owner, "job_id": new.id, "kind": "charge", "amount": new.amount, "created_at": now},
                 )
         except IntegrityError as exc:
             if self.get_job(new.id) is None:
@@ -159,7 +160,7 @@ class Store:
 
     def get_job(self, job_id: str) -> Job | None:
         with read_tx(self._engine) as conn:
-            row = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
+            row = conn.execute(_SELECT_JOB, {"job_id": job_id}).first()
         return None if row is None else job_from_row(row)
 
     def list_jobs(self, owner: str | None = None, *, limit: int = 100) -> list[Job]:

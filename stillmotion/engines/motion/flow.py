@@ -19,6 +19,7 @@ images given.
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import cv2
@@ -26,22 +27,45 @@ import numpy as np
 
 MOTION_BIAS = 0.01  # grey levels of error per pixel of motion, to break ties towards rest
 MAX_LAYERS = 4
+MIN_LAYER_MATCHES = 8  # a layer needs this many inlier matches...
+MIN_LAYER_SHARE = 0.02  # ...and this share of all matches (wrong layers are harmless:
+# a pixel only takes a layer that explains it photometrically)
 OUTSIDE_ERROR = 64  # grey levels charged for sampling outside the other frame
+
+
+IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 
 
 @dataclass(frozen=True)
 class FlowPair:
+    """Both flows, the parametric motions behind them and which one each pixel started from.
+
+    models[0] is always "no motion"; labels index into the models of the same direction.
+    Models are 2x3 affine maps in pixels of the flow images.
+    """
+
     forward: np.ndarray  # a -> b
     backward: np.ndarray  # b -> a
-    layers: int  # motion layers found by matching (0: none, DIS alone)
+    forward_models: list[np.ndarray]
+    backward_models: list[np.ndarray]
+    forward_labels: np.ndarray  # (h, w) uint8
+    backward_labels: np.ndarray
+
+    @property
+    def layers(self) -> int:
+        """Motion layers found by matching (0: none, DIS alone)."""
+        return len(self.forward_models) - 1
 
 
-def _matches(ga: np.ndarray, gb: np.ndarray, features: int) -> tuple[np.ndarray, np.ndarray]:
+def _matches(ga: np.ndarray, gb: np.ndarray, features: int, pool: Executor) -> tuple[np.ndarray, np.ndarray]:
     """Matched keypoint positions (n, 2) in a and b: Lowe's ratio test, and mutual best
     matches when enough of those remain."""
-    orb = cv2.ORB_create(nfeatures=features, fastThreshold=8)
-    ka, da = orb.detectAndCompute(ga, None)
-    kb, db = orb.detectAndCompute(gb, None)
+    def detect(gray: np.ndarray) -> tuple:
+        return cv2.ORB_create(nfeatures=features, fastThreshold=8).detectAndCompute(gray, None)
+
+    pending = pool.submit(detect, gb)
+    ka, da = detect(ga)
+    kb, db = pending.result()
     empty = np.zeros((0, 2), np.float32)
     if da is None or db is None or len(ka) < 2 or len(kb) < 2:
         return empty, empty
@@ -68,14 +92,14 @@ def _layers(pa: np.ndarray, pb: np.ndarray, threshold: float) -> list[np.ndarray
         if model is None:
             break
         keep = inliers.ravel().astype(bool)
-        if keep.sum() < max(8, 0.05 * total):
+        if keep.sum() < max(MIN_LAYER_MATCHES, MIN_LAYER_SHARE * total):
             break
         layers.append(model.astype(np.float64))
         pa, pb = pa[~keep], pb[~keep]
     return layers
 
 
-def _model_flow(model: np.ndarray, grid: np.ndarray) -> np.ndarray:
+def model_flow(model: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """Flow of an affine model over a pixel grid (h, w, 2)."""
     return cv2.subtract(cv2.transform(grid, model.astype(np.float32)), grid)
 
@@ -92,25 +116,28 @@ def _error(ga: np.ndarray, gb: np.ndarray, flow: np.ndarray, grid: np.ndarray, w
     return cv2.scaleAdd(cv2.magnitude(flow[..., 0], flow[..., 1]), MOTION_BIAS, err)
 
 
-def _select(ga, gb, candidates: list[np.ndarray], grid: np.ndarray, window: int) -> np.ndarray:
-    """Per pixel, the candidate flow with the lowest error (ties go to the earlier one)."""
+def _select(ga, gb, candidates: list[np.ndarray], grid: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel, the candidate flow with the lowest error (ties go to the earlier one),
+    and the index of the winner."""
     out = candidates[0].copy()
+    label = np.zeros(out.shape[:2], np.uint8)
     if len(candidates) == 1:
-        return out
+        return out, label
     best = _error(ga, gb, out, grid, window)
-    for flow in candidates[1:]:
+    for k, flow in enumerate(candidates[1:], start=1):
         err = _error(ga, gb, flow, grid, window)
         better = err < best
         np.copyto(out, flow, where=better[..., None])
+        label[better] = k
         np.minimum(best, err, out=best)
-    return out
+    return out, label
 
 
-def _one_way(ga, gb, layers, dis, grid, window) -> np.ndarray:
-    candidates = [np.zeros_like(grid)] + [_model_flow(m, grid) for m in layers]
-    init = _select(ga, gb, candidates, grid, window)
+def _one_way(ga, gb, models, dis, grid, window) -> tuple[np.ndarray, np.ndarray]:
+    init, label = _select(ga, gb, [model_flow(m, grid) for m in models], grid, window)
     refined = dis.calc(ga, gb, init.copy())
-    return _select(ga, gb, [refined, init], grid, window)
+    flow, _ = _select(ga, gb, [refined, init], grid, window)
+    return flow, label
 
 
 def _resized(gray: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -128,7 +155,7 @@ def _scaled(model: np.ndarray, s: float) -> np.ndarray:
 
 def estimate_flows(
     a: np.ndarray, b: np.ndarray, flow_size: tuple[int, int], feature_size: tuple[int, int],
-    preset: int, features: int,
+    preset: int, features: int, pool: Executor,
 ) -> FlowPair:
     """Bidirectional flow between RGB frames a and b, at flow_size (w, h).
 
@@ -141,16 +168,21 @@ def estimate_flows(
     ga, gb = _resized(gray_a, flow_size), _resized(gray_b, flow_size)
 
     diag = float(np.hypot(*feature_size))
-    pa, pb = _matches(fa, fb, features)
+    pa, pb = _matches(fa, fb, features, pool)
     layers = _layers(pa, pb, threshold=max(2.0, 0.004 * diag)) if len(pa) else []
     s = flow_size[0] / feature_size[0]
-    forward_layers = [_scaled(m, s) for m in layers]
-    backward_layers = [cv2.invertAffineTransform(m) for m in forward_layers]
+    forward_models = [IDENTITY] + [_scaled(m, s) for m in layers]
+    backward_models = [IDENTITY] + [cv2.invertAffineTransform(m) for m in forward_models[1:]]
 
     gy, gx = np.mgrid[0 : flow_size[1], 0 : flow_size[0]].astype(np.float32)
     grid = np.dstack([gx, gy])
     window = max(5, round(min(flow_size) / 30)) | 1
-    dis = cv2.DISOpticalFlow_create(preset)
-    forward = _one_way(ga, gb, forward_layers, dis, grid, window)
-    backward = _one_way(gb, ga, backward_layers, dis, grid, window)
-    return FlowPair(forward=forward, backward=backward, layers=len(layers))
+    # The two directions are independent; OpenCV releases the GIL, so run them side by side
+    # (each with its own DIS instance: they are not thread-safe).
+    pending = pool.submit(_one_way, gb, ga, backward_models, cv2.DISOpticalFlow_create(preset), grid, window)
+    forward, forward_labels = _one_way(ga, gb, forward_models, cv2.DISOpticalFlow_create(preset), grid, window)
+    backward, backward_labels = pending.result()
+    return FlowPair(
+        forward=forward, backward=backward, forward_models=forward_models, backward_models=backward_models,
+        forward_labels=forward_labels, backward_labels=backward_labels,
+    )

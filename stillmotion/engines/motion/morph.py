@@ -28,7 +28,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from stillmotion.engines.motion.flow import estimate_flows
+from stillmotion.engines.motion.flow import estimate_flows, model_flow
 from stillmotion.engines.motion.modes import ModeProfile
 
 MOTION_PRIORITY = 0.25  # Z per full-resolution pixel of motion
@@ -134,6 +134,42 @@ def _fill_from_visible(flow: np.ndarray, occluded: np.ndarray) -> np.ndarray:
     return flow.reshape(-1, 2)[source].reshape(flow.shape)
 
 
+def _rescaled_model(model: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """An affine model re-expressed in coordinates scaled by the diagonal matrix `scale`."""
+    out = np.empty_like(model)
+    out[:, :2] = scale @ model[:, :2] @ np.linalg.inv(scale)
+    out[:, 2] = scale @ model[:, 2]
+    return out
+
+
+def _fill_occluded(
+    flow: np.ndarray, occluded: np.ndarray, labels: np.ndarray, models: list[np.ndarray], points: np.ndarray
+) -> np.ndarray:
+    """Replace the flow of occluded pixels by a plausible one.
+
+    With motion layers, an occluded pixel follows the parametric motion of the layer most
+    of the visible pixels around it follow (extrapolating, e.g., a zoom past the frame edge
+    or the background behind a subject). Without layers, it copies its nearest visible pixel.
+    """
+    if not occluded.any() or occluded.all():
+        return flow
+    if len(models) == 1:
+        return _fill_from_visible(flow, occluded)
+    h, w = occluded.shape
+    window = max(9, min(h, w) // 6) | 1
+    visible = ~occluded
+    votes = np.stack(
+        [cv2.boxFilter(((labels == k) & visible).astype(np.float32), -1, (window, window)) for k in range(len(models))]
+    )
+    choice = np.argmax(votes, axis=0)
+    filled = flow.copy()
+    for k, model in enumerate(models):
+        pick = occluded & (choice == k)
+        if pick.any():
+            filled[pick] = model_flow(model, points)[pick]
+    return filled
+
+
 class FlowMorph:
     """Renders the morph between two fitted frames of the same size at any t in [0, 1]."""
 
@@ -155,22 +191,31 @@ class FlowMorph:
         longest = max(width, height)
         ff = min(1.0, profile.feature_max_side / longest, max(fs, MIN_FEATURE_SIDE / longest))
         feature_size = (max(16, round(width * ff)), max(16, round(height * ff)))
-        pair = estimate_flows(head, tail, flow_size, feature_size, profile.dis_preset, profile.features)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="motion-morph")
+        pair = estimate_flows(head, tail, flow_size, feature_size, profile.dis_preset, profile.features, self._pool)
         self.layers = pair.layers
         f_ab = _resize_flow(pair.forward, grid)
         f_ba = _resize_flow(pair.backward, grid)
+        to_grid = np.diag([grid[0] / flow_size[0], grid[1] / flow_size[1]])
+        layered = (
+            (pair.forward_models, cv2.resize(pair.forward_labels, grid, interpolation=cv2.INTER_NEAREST)),
+            (pair.backward_models, cv2.resize(pair.backward_labels, grid, interpolation=cv2.INTER_NEAREST)),
+        )
+        gy, gx = np.mgrid[0 : grid[1], 0 : grid[0]].astype(np.float32)
+        points = np.dstack([gx, gy])
 
         to_full = width / grid[0]  # full-resolution pixels per grid pixel
         self.mean_motion = float(np.linalg.norm(f_ab, axis=-1).mean() * to_full)
         unit = (width / grid[0], height / grid[1])  # output pixels per grid pixel
         sides = []
         occluded_share = []
-        for fwd, bwd in ((f_ab, f_ba), (f_ba, f_ab)):
+        for (fwd, bwd), (models, labels) in zip(((f_ab, f_ba), (f_ba, f_ab)), layered):
             err = _fb_error(fwd, bwd)
             magnitude = np.linalg.norm(fwd, axis=-1)
             occluded = err > OCCLUSION_TOLERANCE * (1.0 + magnitude) + 0.5
             occluded_share.append(float(occluded.mean()))
-            fwd = _fill_from_visible(fwd, occluded)
+            grid_models = [_rescaled_model(m, to_grid) for m in models]
+            fwd = _fill_occluded(fwd, occluded, labels, grid_models, points)
             z = MOTION_PRIORITY * np.linalg.norm(fwd, axis=-1) * to_full
             z -= INCONSISTENCY_PENALTY * np.where(occluded, OCCLUDED_ERROR, err * to_full)
             sides.append(_Splatter(fwd, z, unit))
@@ -182,7 +227,6 @@ class FlowMorph:
         self._offsets = np.empty((height, width, 2), np.float32)
         self._warped = (np.empty_like(head), np.empty_like(tail))
         self._weights = (np.empty((height, width), np.float32), np.empty((height, width), np.float32))
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="motion-splat")
 
     def close(self) -> None:
         """Release the helper thread (the engine calls this when the clip ends)."""
