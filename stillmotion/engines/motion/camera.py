@@ -26,14 +26,15 @@ import numpy as np
 MOVES = ("zoom_in", "zoom_out", "pan_left", "pan_right", "tilt_up", "tilt_down", "static")
 
 # Base amounts for a 5 s clip at normal speed: zoom as a fractional change of scale, pans and
-# tilts as a fraction of the frame's width / height.
+# tilts as a fraction of the frame's width / height. Pans are modest because an image with no
+# spare content beside the frame needs a compensating zoom of 1 / (1 - 2 * amount).
 BASE_AMOUNT = {
     "zoom_in": 0.15,
     "zoom_out": 0.15,
-    "pan_left": 0.08,
-    "pan_right": 0.08,
-    "tilt_up": 0.08,
-    "tilt_down": 0.08,
+    "pan_left": 0.06,
+    "pan_right": 0.06,
+    "tilt_up": 0.06,
+    "tilt_down": 0.06,
     "static": 0.0,
 }
 DEFAULT_PUSH_IN = 0.08  # the gentle push-in used when the prompt names no move

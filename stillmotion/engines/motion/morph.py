@@ -1,8 +1,10 @@
 """Flow-guided morph from a start frame to an end frame (no crossfade ghosts).
 
-Once per clip: dense optical flow both ways between the two fitted frames (flow.py), a
-forward-backward consistency check, and an importance per pixel used to decide who is in
-front when two pixels land on the same spot.
+Once per clip: dense optical flow both ways between the two fitted frames (flow.py: matched
+motion layers refined by DIS), a forward-backward consistency check that marks occluded
+pixels (hidden or out of frame in the other image) and gives them the motion of the layer
+around them, and an importance per pixel used to decide who is in front when two pixels
+land on the same spot.
 
 Per frame at time t (Super SloMo / softmax-splatting style, cheap enough for a CPU):
 
@@ -23,6 +25,7 @@ t=0 returns the fitted start frame and t=1 the fitted end frame exactly.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -35,8 +38,8 @@ MOTION_PRIORITY = 0.25  # Z per full-resolution pixel of motion
 INCONSISTENCY_PENALTY = 0.5  # Z per full-resolution pixel of forward-backward error
 OCCLUSION_TOLERANCE = 0.1  # fb error (grid px) allowed per grid px of motion, plus 0.5 px
 OCCLUDED_ERROR = 40.0  # full-res px of fb error charged to occluded pixels in Z
-MIN_WEIGHT = 0.02
-MIN_FEATURE_SIDE = 480  # keypoints are found on at least this long a side (or the full frame)  # floor on blend weights so no pixel is ever weightless
+MIN_WEIGHT = 0.02  # floor on blend weights so no pixel is ever weightless
+MIN_FEATURE_SIDE = 480  # keypoints are found on at least this long a side (or the full frame)
 
 
 class _Splatter:
@@ -170,8 +173,37 @@ def _fill_occluded(
     return filled
 
 
+@dataclass(frozen=True)
+class _Sizes:
+    """Working resolutions for one clip, all (width, height)."""
+
+    frame: tuple[int, int]
+    flow: tuple[int, int]  # where optical flow is estimated
+    features: tuple[int, int]  # where keypoints are matched
+    grid: tuple[int, int]  # where flow is splatted each frame
+
+    @classmethod
+    def for_frame(cls, width: int, height: int, profile: ModeProfile) -> _Sizes:
+        longest = max(width, height)
+
+        def scaled(f: float, least: int) -> tuple[int, int]:
+            return (max(least, round(width * f)), max(least, round(height * f)))
+
+        fs = min(profile.flow_scale, profile.flow_max_side / longest)
+        ff = min(1.0, profile.feature_max_side / longest, max(fs, MIN_FEATURE_SIDE / longest))
+        return cls(
+            frame=(width, height),
+            flow=scaled(fs, 16),
+            features=scaled(ff, 16),
+            grid=scaled(min(profile.splat_scale, fs), 8),
+        )
+
+
 class FlowMorph:
-    """Renders the morph between two fitted frames of the same size at any t in [0, 1]."""
+    """Renders the morph between two fitted frames of the same size at any t in [0, 1].
+
+    Holds one helper thread (used to run the two directions side by side); call close().
+    """
 
     def __init__(self, head: np.ndarray, tail: np.ndarray, profile: ModeProfile) -> None:
         if head.shape != tail.shape:
@@ -181,52 +213,49 @@ class FlowMorph:
         self.profile = profile
         height, width = head.shape[:2]
         self.size = (width, height)
-
-        fs = min(profile.flow_scale, profile.flow_max_side / max(width, height))
-        flow_size = (max(16, round(width * fs)), max(16, round(height * fs)))
-        ss = min(profile.splat_scale, fs)
-        grid = (max(8, round(width * ss)), max(8, round(height * ss)))
-        self.grid = grid
-
-        longest = max(width, height)
-        ff = min(1.0, profile.feature_max_side / longest, max(fs, MIN_FEATURE_SIDE / longest))
-        feature_size = (max(16, round(width * ff)), max(16, round(height * ff)))
+        self.sizes = sizes = _Sizes.for_frame(width, height, profile)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="motion-morph")
-        pair = estimate_flows(head, tail, flow_size, feature_size, profile.dis_preset, profile.features, self._pool)
+        try:
+            pair = estimate_flows(
+                head, tail, sizes.flow, sizes.features, profile.dis_preset, profile.features, self._pool
+            )
+        except BaseException:
+            self.close()
+            raise
         self.layers = pair.layers
-        f_ab = _resize_flow(pair.forward, grid)
-        f_ba = _resize_flow(pair.backward, grid)
-        to_grid = np.diag([grid[0] / flow_size[0], grid[1] / flow_size[1]])
-        layered = (
-            (pair.forward_models, cv2.resize(pair.forward_labels, grid, interpolation=cv2.INTER_NEAREST)),
-            (pair.backward_models, cv2.resize(pair.backward_labels, grid, interpolation=cv2.INTER_NEAREST)),
-        )
-        gy, gx = np.mgrid[0 : grid[1], 0 : grid[0]].astype(np.float32)
-        points = np.dstack([gx, gy])
-
-        to_full = width / grid[0]  # full-resolution pixels per grid pixel
-        self.mean_motion = float(np.linalg.norm(f_ab, axis=-1).mean() * to_full)
-        unit = (width / grid[0], height / grid[1])  # output pixels per grid pixel
-        sides = []
-        occluded_share = []
-        for (fwd, bwd), (models, labels) in zip(((f_ab, f_ba), (f_ba, f_ab)), layered):
-            err = _fb_error(fwd, bwd)
-            magnitude = np.linalg.norm(fwd, axis=-1)
-            occluded = err > OCCLUSION_TOLERANCE * (1.0 + magnitude) + 0.5
-            occluded_share.append(float(occluded.mean()))
-            grid_models = [_rescaled_model(m, to_grid) for m in models]
-            fwd = _fill_occluded(fwd, occluded, labels, grid_models, points)
-            z = MOTION_PRIORITY * np.linalg.norm(fwd, axis=-1) * to_full
-            z -= INCONSISTENCY_PENALTY * np.where(occluded, OCCLUDED_ERROR, err * to_full)
-            sides.append(_Splatter(fwd, z, unit))
-        self.occluded = occluded_share
-        self._a, self._b = sides
-        self.flow_size = flow_size
+        f_ab = _resize_flow(pair.forward, sizes.grid)
+        f_ba = _resize_flow(pair.backward, sizes.grid)
+        self.mean_motion = float(np.linalg.norm(f_ab, axis=-1).mean() * width / sizes.grid[0])
+        self._a, occluded_a = self._side(f_ab, f_ba, pair.forward_models, pair.forward_labels)
+        self._b, occluded_b = self._side(f_ba, f_ab, pair.backward_models, pair.backward_labels)
+        self.occluded = (occluded_a, occluded_b)
 
         self._remap_flags = profile.morph_interp | cv2.WARP_RELATIVE_MAP
         self._offsets = np.empty((height, width, 2), np.float32)
         self._warped = (np.empty_like(head), np.empty_like(tail))
         self._weights = (np.empty((height, width), np.float32), np.empty((height, width), np.float32))
+
+    def _side(
+        self, forward: np.ndarray, backward: np.ndarray, models: list[np.ndarray], labels: np.ndarray
+    ) -> tuple[_Splatter, float]:
+        """The splatter for one direction (flows on the grid), and its occluded share."""
+        grid, flow_size, (width, height) = self.sizes.grid, self.sizes.flow, self.size
+        unit = (width / grid[0], height / grid[1])  # output pixels per grid pixel
+        err = _fb_error(forward, backward)
+        magnitude = np.linalg.norm(forward, axis=-1)
+        occluded = err > OCCLUSION_TOLERANCE * (1.0 + magnitude) + 0.5
+        to_grid = np.diag([grid[0] / flow_size[0], grid[1] / flow_size[1]])
+        gy, gx = np.mgrid[0 : grid[1], 0 : grid[0]].astype(np.float32)
+        filled = _fill_occluded(
+            forward,
+            occluded,
+            cv2.resize(labels, grid, interpolation=cv2.INTER_NEAREST),
+            [_rescaled_model(m, to_grid) for m in models],
+            np.dstack([gx, gy]),
+        )
+        z = MOTION_PRIORITY * np.linalg.norm(filled, axis=-1) * unit[0]
+        z -= INCONSISTENCY_PENALTY * np.where(occluded, OCCLUDED_ERROR, err * unit[0])
+        return _Splatter(filled, z, unit), float(occluded.mean())
 
     def close(self) -> None:
         """Release the helper thread (the engine calls this when the clip ends)."""
@@ -237,8 +266,8 @@ class FlowMorph:
             "method": "bidirectional_flow",
             "flow": "orb_layers+dis",
             "motion_layers": self.layers,
-            "flow_size": list(self.flow_size),
-            "splat_grid": list(self.grid),
+            "flow_size": list(self.sizes.flow),
+            "splat_grid": list(self.sizes.grid),
             "mean_motion_px": round(self.mean_motion, 2),
             "occluded_share": [round(v, 4) for v in self.occluded],
             "easing": "smoothstep",
