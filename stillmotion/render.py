@@ -6,11 +6,15 @@ Shared by the worker and `stillmotion generate`, so a job and a local run make t
 from __future__ import annotations
 
 import os
+import queue
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from stillmotion.domain import GenerationSpec
 from stillmotion.engines import Engine, RenderContext
@@ -27,6 +31,49 @@ class RenderOutput:
     frames: int
     seconds: float
     metadata: dict[str, Any] = field(default_factory=dict)
+
+
+_END = object()
+
+
+def prefetch(frames: Iterator[np.ndarray], depth: int = 3) -> Iterator[np.ndarray]:
+    """Run the engine one step ahead in a thread, so rendering overlaps encoding.
+
+    OpenCV and x264 both release the GIL, so on two cores the engine's next frame is made
+    while the encoder works on this one. At most `depth` frames wait: memory stays bounded.
+    """
+    box: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for frame in frames:
+                frame = frame.copy()  # the engine may reuse its output buffer for the next frame
+                while not stop.is_set():
+                    try:
+                        box.put(frame, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            box.put(_END)
+        except BaseException as exc:  # handed to the consumer, raised there
+            box.put(exc)
+
+    thread = threading.Thread(target=produce, name="engine-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = box.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=10)
 
 
 def render_clip(
@@ -47,7 +94,7 @@ def render_clip(
     t0 = time.monotonic()
     try:
         with VideoWriter(part, spec.width, spec.height, spec.fps, mode=spec.mode, metadata={**AI_TAGS, **(tags or {})}) as writer:
-            for frame in engine.frames(spec, ctx):
+            for frame in prefetch(engine.frames(spec, ctx)):
                 if done == 0:
                     write_cover(frame, cover)
                 writer.write(frame)

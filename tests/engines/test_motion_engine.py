@@ -194,3 +194,13 @@ def test_unreadable_image_fails_visibly(tmp_path: Path) -> None:
         next(MotionEngine().frames(make_spec(str(bad), "zoom in"), RenderContext()))
     with pytest.raises(GenerationFailed):
         next(MotionEngine().frames(make_spec(str(tmp_path / "missing.png"), "zoom in"), RenderContext()))
+
+
+def test_metadata_is_json_serialisable(texture: str, tmp_path: Path) -> None:
+    import json
+
+    tail = save_png(tmp_path / "tail.png", textured(320, 180, seed=8))
+    for image_tail in (None, tail):
+        ctx = RenderContext()
+        render(MotionEngine(), make_spec(texture, "pan left", num_frames=3, image_tail=image_tail), ctx)
+        assert json.loads(json.dumps(ctx.metadata)) == ctx.metadata

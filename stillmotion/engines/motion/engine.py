@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
+from PIL import Image
 
 from stillmotion.domain import GenerationSpec
 from stillmotion.engines.base import RenderContext
@@ -19,7 +20,7 @@ from stillmotion.media.imaging import fit_to_frame, load_rgb
 def _load(path: str, field: str) -> np.ndarray:
     try:
         return load_rgb(path)
-    except (OSError, ValueError) as exc:  # missing file, unreadable or not an image
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:  # missing, unreadable, not an image
         raise GenerationFailed(f"cannot read input image: {exc}", field=field) from exc
 
 

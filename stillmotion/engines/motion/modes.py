@@ -1,21 +1,21 @@
 """Quality/speed profiles selected by `GenerationSpec.mode`.
 
 Each profile is a handful of knobs read by the warp and morph code; nothing else in the
-engine branches on the mode name.
+engine branches on the mode name. Unknown or missing modes get ``pro``.
 
-- ``pro``: bicubic resampling for the camera warp and the morph; optical flow estimated on
-  the full-resolution frames with DIS "medium" (finest pyramid level, variational refinement)
-  and splatted to intermediate times on a half-resolution grid. Best edges around moving
-  objects; the morph costs the most here.
-- ``pro-fast``: bicubic camera warp (same look as ``pro`` for camera moves), flow estimated
-  at half resolution with DIS "fast" and splatted on a third-resolution grid; bilinear morph
-  resampling. Near-``pro`` quality at a fraction of the morph cost.
-- ``turbo``: bilinear resampling everywhere; flow estimated at quarter resolution with DIS
-  "ultrafast" and splatted on a quarter-resolution grid. Slightly softer frames and rougher
-  motion boundaries, the fastest by far.
+- ``pro`` (best): camera moves warped with bicubic interpolation. Morphs estimate optical
+  flow on the full-resolution frames (DIS "medium", ORB matching on up to 1280 px) and
+  resample from 2x Lanczos-supersampled sources, which matches per-frame bicubic quality at
+  a third of its cost (resample.py).
+- ``pro-fast`` (middle): the same bicubic camera warp as ``pro`` (it is cheap); morph flow at
+  half resolution with DIS "fast" and bilinear resampling. Slightly softer morph frames and
+  motion boundaries, about a third faster than ``pro`` for morphs.
+- ``turbo`` (fastest): bilinear everywhere; morph flow at quarter resolution with DIS
+  "ultrafast", splatted on a coarser grid. Softer frames and rougher edges around moving
+  subjects, roughly twice as fast as ``pro``.
 
-(Lanczos would be sharper still but costs ~4x bicubic in cv2.warpAffine, which breaks the
-"well faster than real time" budget at 720p, so no mode uses it.)
+Lanczos straight in cv2.warpAffine would be sharper still for camera moves, but costs ~4x
+bicubic and would break the 60 fps-at-720p budget, so no mode uses it per frame.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ class ModeProfile:
     name: str
     warp_interp: int  # cv2 interpolation flag for the camera warp
     morph_interp: int  # cv2 interpolation flag for the morph's per-frame remaps
+    morph_supersample: int  # 2: remap a 2x Lanczos-supersampled source (near-bicubic, cheaper)
     flow_scale: float  # resolution (fraction of the frame) at which optical flow is estimated
     splat_scale: float  # resolution of the grid on which flow is splatted to time t
     dis_preset: int  # cv2.DISOPTICAL_FLOW_PRESET_*
@@ -42,7 +43,8 @@ PROFILES: dict[str, ModeProfile] = {
     "pro": ModeProfile(
         name="pro",
         warp_interp=cv2.INTER_CUBIC,
-        morph_interp=cv2.INTER_CUBIC,
+        morph_interp=cv2.INTER_LINEAR,
+        morph_supersample=2,
         flow_scale=1.0,
         splat_scale=0.25,
         dis_preset=cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
@@ -54,6 +56,7 @@ PROFILES: dict[str, ModeProfile] = {
         name="pro-fast",
         warp_interp=cv2.INTER_CUBIC,
         morph_interp=cv2.INTER_LINEAR,
+        morph_supersample=1,
         flow_scale=0.5,
         splat_scale=0.25,
         dis_preset=cv2.DISOPTICAL_FLOW_PRESET_FAST,
@@ -65,6 +68,7 @@ PROFILES: dict[str, ModeProfile] = {
         name="turbo",
         warp_interp=cv2.INTER_LINEAR,
         morph_interp=cv2.INTER_LINEAR,
+        morph_supersample=1,
         flow_scale=0.25,
         splat_scale=1 / 6,
         dis_preset=cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,

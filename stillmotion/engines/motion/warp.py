@@ -93,7 +93,9 @@ def prepare_canvas(img: np.ndarray, plan: CameraPlan, width: int, height: int) -
     scaled, origin = cover_scaled(img, width, height)
     margins = real_margins(scaled.shape, origin, width, height)
     plan = plan.fitted_to(width, height, margins)
-    reach = [math.ceil(r) + KERNEL_GUARD if r > 0 else 0 for r in plan_reach(plan, width, height)]
+    # Always keep a few pixels beyond the frame: kernels then never read past the canvas
+    # (OpenCV's border path is slower, and real neighbours beat reflected ones).
+    reach = [math.ceil(r) + KERNEL_GUARD for r in plan_reach(plan, width, height)]
     # Keep only the real content the plan can reach (a panorama need not be kept whole).
     keep = [min(m, r) for m, r in zip(margins, reach)]
     x0, y0 = origin
