@@ -9,10 +9,13 @@ engine branches on the mode name. Unknown or missing modes get ``pro``.
   a third of its cost (resample.py).
 - ``pro-fast`` (middle): the same bicubic camera warp as ``pro`` (it is cheap); morph flow at
   half resolution with DIS "fast" and bilinear resampling. Slightly softer morph frames and
-  motion boundaries, about a third faster than ``pro`` for morphs.
+  motion boundaries; morphs render about 1.6x as fast as in ``pro``.
 - ``turbo`` (fastest): bilinear everywhere; morph flow at quarter resolution with DIS
   "ultrafast", splatted on a coarser grid. Softer frames and rougher edges around moving
-  subjects, roughly twice as fast as ``pro``.
+  subjects; camera moves about 2.3x and morphs about 2.2x as fast as in ``pro``.
+
+Measured with ``python -m stillmotion.engines.motion.bench`` (1280x720, 120 frames, 2 cores):
+camera moves ~100 fps (pro, pro-fast) and ~230 fps (turbo); morphs ~31, ~50 and ~68 fps.
 
 Lanczos straight in cv2.warpAffine would be sharper still for camera moves, but costs ~4x
 bicubic and would break the 60 fps-at-720p budget, so no mode uses it per frame.
