@@ -119,12 +119,13 @@ class JobService:
 
 def _public_args(valid: dict[str, Any]) -> dict[str, Any]:
     """Arguments as stored: image data URIs shortened so job rows stay small."""
-    out: dict[str, Any] = {}
-    for name, value in valid.items():
-        if isinstance(value, str) and len(value) > 512:
-            out[name] = value[:64] + f"...({len(value)} chars)"
-        elif isinstance(value, list):
-            out[name] = [v[:64] + f"...({len(v)} chars)" if isinstance(v, str) and len(v) > 512 else v for v in value]
-        else:
-            out[name] = value
-    return out
+    return {
+        name: [_short(v) for v in value] if isinstance(value, list) else _short(value)
+        for name, value in valid.items()
+    }
+
+
+def _short(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > 512:
+        return value[:64] + f"...({len(value)} chars)"
+    return value
