@@ -17,12 +17,18 @@ class RenderContext:
     """What a run gives an engine: a place to report what it understood, and a stop signal.
 
     Engines write human-readable facts (the camera plan, the morph method, ...) into
-    `metadata`; the worker stores them with the job. `check()` raises Canceled when the job
+    `metadata` (the motion plan under "motion", with "accents": times in seconds of speed
+    pulses or zoom punches, which the audio mix follows); the worker stores them with the job. `check()` raises Canceled when the job
     was canceled or the worker must let it go; engines call it between frames or steps.
     """
 
     metadata: dict[str, Any] = field(default_factory=dict)
     should_stop: Callable[[], bool] = lambda: False
+    # Beat times in seconds from the music track when the user asked for is_rec: the engine
+    # places its motion accents on them and reports them as metadata["motion"]["accents"].
+    beats: tuple[float, ...] = ()
+    # A soundtrack the engine made itself (e.g. LTX-2): (samples float32 (n, channels), rate).
+    audio: tuple[np.ndarray, int] | None = None
 
     def check(self) -> None:
         if self.should_stop():
