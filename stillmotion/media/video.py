@@ -23,9 +23,12 @@ AUDIO_RATE = 48_000
 
 # mode -> libx264 preset and CRF. Measured at 1280x720 on 2 cores (see tests/media): all well
 # above real time. 8x8dct keeps ultrafast in the High profile (x264 would otherwise signal
-# Constrained Baseline, as ultrafast turns off every High-only tool).
+# Constrained Baseline, as ultrafast turns off every High-only tool). mbtree is off because
+# x264's macroblock-tree pass made the bundled encoder nondeterministic: the same frames
+# encoded twice in one process gave different bitstreams (and decoded pixels), breaking
+# "the same seed gives the same video". superfast and ultrafast have no mbtree already.
 _MODES: dict[str, dict[str, str]] = {
-    "pro": {"preset": "veryfast", "crf": "18"},
+    "pro": {"preset": "veryfast", "crf": "18", "x264-params": "mbtree=0"},
     "pro-fast": {"preset": "superfast", "crf": "20"},
     "turbo": {"preset": "ultrafast", "crf": "23", "x264-params": "8x8dct=1"},
 }

@@ -58,11 +58,6 @@ def _wait_task(service, task_id: str) -> dict:
     raise TimeoutError
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug: after a clip of another size, the worker's next H.264 encode of identical "
-    "frames can decode differently (engine frames are identical; see the issue note)",
-)
 def test_pro_aspect_ratio_and_same_seed_same_frames(service, tmp_path):
     a, b = _submit_pro(service, 77), _submit_pro(service, 77)
     frames = []
