@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import requests
 from novita_client import NovitaClient
 from novita_client.proto import V3TaskResponseStatus
