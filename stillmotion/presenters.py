@@ -7,7 +7,7 @@ dispatcher (which must POST exactly what a query would return), so they live out
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from stillmotion.catalog import format_amount, get_model
@@ -119,8 +119,76 @@ def task_result_body(job: Job, sign: Signer, ttl_s: int) -> dict[str, Any]:
     }
 
 
-def callback_body(kind: str, job: Job, sign: Signer, ttl_s: int) -> dict[str, Any]:
-    """What a final-state callback POSTs, by the dialect that asked for it."""
+V1_STATUS = {
+    JobStatus.QUEUED: "queued",
+    JobStatus.PROCESSING: "processing",
+    JobStatus.SUCCEEDED: "succeeded",
+    JobStatus.FAILED: "failed",
+    JobStatus.CANCELED: "canceled",
+}
+V1_EVENT_TYPES = {"start": "job.started", "progress": "job.progress", "completed": "job.completed"}
+
+
+def v1_output(job: Job, sign: Signer) -> dict[str, Any] | None:
+    """The native output object; URLs are null once retention deleted the files."""
+    if job.status != JobStatus.SUCCEEDED or not job.result:
+        return None
+    r = job.result
+    gone = "files_deleted_at" in job.metadata
+    return {
+        "video_url": None if gone else sign(r["video"]),
+        "cover_url": None if gone else sign(r["cover"]),
+        "duration": r["duration"],
+        "width": r["width"],
+        "height": r["height"],
+        "fps": r["fps"],
+        "has_audio": r["has_audio"],
+        "files_deleted": gone,
+    }
+
+
+def v1_job(job: Job, sign: Signer, queue_position: int | None = None) -> dict[str, Any]:
+    """The native API's job object (docs/api-v1.md), for jobs of every dialect."""
+    return {
+        "id": job.id,
+        "object": "job",
+        "model": job.model,
+        "dialect": job.dialect,
+        "status": V1_STATUS[job.status],
+        "progress": job.progress,
+        "eta": job.eta,
+        "queue_position": queue_position if job.status == JobStatus.QUEUED else None,
+        "amount": format_amount(job.amount),
+        "refunded": job.refunded,
+        "off_peak": job.off_peak,
+        "seed": job.seed,
+        "input": job.args,
+        "output": v1_output(job, sign),
+        "error": error_body(job),
+        "metadata": job.metadata,
+        "created_at": iso(job.created_at),
+        "started_at": iso(job.started_at),
+        "finished_at": iso(job.finished_at),
+    }
+
+
+def v1_event(event: str, job: Job, sign: Signer, snapshot: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A native webhook body (Standard Webhooks' {type, timestamp, data} shape). Progress
+    events carry the progress they were queued with, not whatever the job shows when sent."""
+    data = v1_job(job, sign)
+    if event != "completed":  # the job as it was at the event, even if it ended since
+        data.update(status="processing", output=None, error=None, finished_at=None)
+        data.update(snapshot or {"progress": 0, "eta": None})
+    return {"type": V1_EVENT_TYPES[event], "timestamp": iso(datetime.now(UTC)), "data": data}
+
+
+def callback_body(
+    kind: str, job: Job, sign: Signer, ttl_s: int, event: str = "completed",
+    snapshot: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What a callback POSTs, by the dialect that asked for it."""
+    if kind == "v1":
+        return v1_event(event, job, sign, snapshot)
     if kind == "async":
         return {"event_type": "ASYNC_TASK_RESULT", "payload": task_result_body(job, sign, ttl_s)}
     return job_query_body(job, sign)

@@ -11,7 +11,10 @@ import threading
 
 from stillmotion.auth import Authenticator
 from stillmotion.callbacks import CallbackDispatcher
+from stillmotion.housekeeping import Housekeeper
+from stillmotion.offpeak import parse_window
 from stillmotion.catalog import load_price_overrides
+from stillmotion.routing import check_routes
 from stillmotion.service import JobService
 from stillmotion.settings import Settings
 from stillmotion.storage import ArtifactStore, load_secret
@@ -27,12 +30,15 @@ class Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         if settings.price_file:
             load_price_overrides(settings.price_file)
+        check_routes(settings)  # a bad routes file stops the start, not every submit
         self.store = Store(settings.db_url)
         self.store.migrate()
         self.artifacts = ArtifactStore(
             settings.data_dir, load_secret(settings), settings.base_url, settings.url_ttl_s
         )
-        self.auth = Authenticator(self.store, settings)
+        if settings.off_peak_window:
+            parse_window(settings.off_peak_window)  # a bad window stops the start
+        self.auth = Authenticator(self.store, settings, load_secret(settings))
         self.service = JobService(settings, self.store, self.artifacts)
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []
@@ -40,11 +46,15 @@ class Runtime:
     def start_background(self, workers: int, *, dispatcher: bool = True) -> None:
         """Start `workers` worker threads and (optionally) one callback dispatcher thread."""
         for _ in range(workers):
-            worker = Worker(self.settings, self.store, self.artifacts)
+            worker = Worker(self.settings, self.store, self.artifacts, engines=self.settings.engine_names)
             self._spawn(worker.run, f"worker:{worker.id}")
         if dispatcher:
-            callbacks = CallbackDispatcher(self.settings, self.store, self.artifacts, worker_id("cb"))
+            callbacks = CallbackDispatcher(
+                self.settings, self.store, self.artifacts, worker_id("cb"), self.auth.webhook_secret
+            )
             self._spawn(callbacks.run, "callbacks")
+            keeper = Housekeeper(self.settings, self.store, self.artifacts, self.service.forget)
+            self._spawn(keeper.run, "housekeeping")
 
     def _spawn(self, target, name: str) -> None:
         thread = threading.Thread(target=target, args=(self.stop,), name=name, daemon=True)

@@ -2,28 +2,142 @@
 
 from __future__ import annotations
 
-import secrets
-import uuid
+import asyncio
+import bisect
+import hashlib
+import math
+import threading
+import time
+from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Any
 
 import anyio
 import httpx
+import orjson
 
-from stillmotion.catalog import get_model
-from stillmotion.domain import Job, StoredImage
-from stillmotion.errors import FieldInvalid, NotFound
-from stillmotion.media.inputs import load_image
+from stillmotion.catalog import MODELS, get_model
+from stillmotion.domain import Job, JobStatus, StoredImage
+from stillmotion.errors import Conflict, FieldInvalid, NotFound
+from stillmotion.media.inputs import fetch_image_data, validate_image_bytes
 from stillmotion.media.netguard import check_url
+from stillmotion.observability import JOBS_SUBMITTED
+from stillmotion.randomness import randbelow, uuid4
+from stillmotion.routing import route_request
 from stillmotion.settings import Settings
 from stillmotion.storage import ArtifactStore
-from stillmotion.store import NewJob, Store
+from stillmotion.store import NewDelivery, NewJob, Store
+from stillmotion.store.listing import JobFilter
 
 MAX_SEED = 2_147_483_647
 FINAL_CACHE_SIZE = 10_000
+KEPT_INPUTS_SIZE = 100_000
+MAX_IDEMPOTENCY_KEY = 255
+WEBHOOK_EVENTS = ("start", "progress", "completed")
+_STATS_TTL_S = 5.0
 
 
 def random_seed() -> int:
-    return secrets.randbelow(MAX_SEED) + 1
+    return randbelow(MAX_SEED) + 1
+
+
+@dataclass(frozen=True)
+class Submission:
+    job: Job
+    replayed: bool  # an earlier request with the same Idempotency-Key made this job
+
+
+def final_hooks(job: Job) -> list[NewDelivery]:
+    """The final-state callback a job asked for, in its own dialect's body."""
+    return [NewDelivery(job.callback_url, job.dialect)] if job.callback_url else []
+
+
+def check_idempotency_key(key: Any) -> str | None:
+    if key is None:
+        return None
+    if not isinstance(key, str) or not key or len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
+        raise FieldInvalid(f"must be 1-{MAX_IDEMPOTENCY_KEY} printable characters", field="Idempotency-Key")
+    return key
+
+
+def check_events(events: Any) -> tuple[str, ...] | None:
+    if events is None:
+        return None
+    if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+        raise FieldInvalid(f"must be a list of {', '.join(WEBHOOK_EVENTS)}", field="webhook_events_filter")
+    unknown = [e for e in events if e not in WEBHOOK_EVENTS]
+    if unknown:
+        raise FieldInvalid(
+            f"unknown event {unknown[0]!r}; use {', '.join(WEBHOOK_EVENTS)}", field="webhook_events_filter"
+        )
+    return tuple(dict.fromkeys(events))
+
+
+def request_hash(dialect: str, model_id: Any, args: Any, callback_url: Any, events: Any) -> str:
+    """What makes two requests "the same" for Idempotency-Key: endpoint, model, args, hooks."""
+    body = {"d": dialect, "m": model_id, "a": args, "c": callback_url, "e": events}
+    try:
+        raw = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # a value orjson cannot encode would be refused by validation anyway
+        raw = repr(body).encode()
+    return hashlib.sha256(raw).hexdigest()
+
+
+class QueueRanker:
+    """Queue positions without counting a deep queue on every read.
+
+    While an engine's queue is short (under `deep` jobs) every position is an exact count, a
+    few index entries. Once it is deep, a count would walk thousands of index entries on
+    every query and create, so positions come from a sorted snapshot of the queue's claim
+    order (a bisect), refreshed in the background at most every `ttl_s`: a position in a
+    deep queue may then be up to `ttl_s` old (jobs claimed or created since not yet
+    counted), which an estimate of thousands ahead can afford. `Store.queue_position` stays exact.
+    """
+
+    deep = 128
+    ttl_s = 1.0
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._snapshots: dict[str, tuple[float, list[tuple[bool, Any, str]]]] = {}
+        self._refreshing: set[str] = set()
+        self._lock = threading.Lock()
+
+    def is_deep(self, _job_id: str) -> bool:
+        """Whether any engine's queue was deep at its last look (the engine of a job not yet
+        read is unknown, so one deep queue sends every queued read to the snapshots)."""
+        return any(len(order) >= self.deep for _, order in self._snapshots.values())
+
+    def deepened(self, engine: str) -> None:
+        self._refresh_soon(engine)
+
+    def position(self, job: Job) -> int:
+        snap = self._snapshots.get(job.engine)
+        if snap is None or len(snap[1]) < self.deep:
+            position = self.store.position_of(job)
+            if position >= self.deep:
+                self._refresh_soon(job.engine)
+            return position
+        if time.monotonic() - snap[0] > self.ttl_s:
+            self._refresh_soon(job.engine)
+        return bisect.bisect_left(snap[1], (job.off_peak, job.created_at, job.id))
+
+    def _refresh_soon(self, engine: str) -> None:
+        with self._lock:
+            if engine in self._refreshing:
+                return
+            self._refreshing.add(engine)
+        threading.Thread(target=self._refresh, args=(engine,), name="queue-rank", daemon=True).start()
+
+    def _refresh(self, engine: str) -> None:
+        try:
+            order = self.store.queued_order(engine)
+            self._snapshots[engine] = (time.monotonic(), order)
+        except Exception:  # noqa: BLE001 - the next read tries again; counts stay exact meanwhile
+            self._snapshots.pop(engine, None)
+        finally:
+            with self._lock:
+                self._refreshing.discard(engine)
 
 
 class JobService:
@@ -34,6 +148,9 @@ class JobService:
         self._http: httpx.AsyncClient | None = None
         # Jobs in a final state never change again, so polls after the end skip the database.
         self._final: dict[str, Job] = {}
+        self._run_stats: tuple[float, float, int] = (0.0, 0.0, 1)  # (read at, mean run s, parallel)
+        self.ranker = QueueRanker(store)
+        self._kept_inputs: set[str] = set()
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -54,67 +171,197 @@ class JobService:
         dialect: str,
         callback_url: Any = None,
         callback_field: str = "callback_url",
-    ) -> Job:
+        idempotency_key: Any = None,
+        webhook_events: Any = None,
+    ) -> Submission:
         """Validate, fetch inputs, price and store a job with its charge; refusals store nothing.
 
         Checks run cheapest first (fields, then the callback address, then downloads) so a
         bad request costs little; images are kept only once everything about them is valid.
+        A repeated Idempotency-Key returns the earlier job before any of that work.
+        `dialect` "v1" (the native API) takes every model; the others only their own.
         """
+        key = check_idempotency_key(idempotency_key)
+        events = check_events(webhook_events)
+        fingerprint = request_hash(dialect, model_id, args, callback_url, webhook_events) if key else None
+        if key:
+            earlier = self.store.find_idempotent(owner, key, fingerprint or "")
+            if earlier is not None:
+                return Submission(earlier, True)
         if not isinstance(model_id, str) or not model_id:
             raise FieldInvalid("required string", field="model")
         entry = get_model(model_id)
-        if entry.dialect != dialect:
+        if dialect != "v1" and entry.dialect != dialect:
             raise FieldInvalid(f"model {model_id!r} is not served by this endpoint", field="model")
+        args_field = "input" if dialect == "v1" else "args" if dialect == "job" else "body"
         if not isinstance(args, dict):
-            raise FieldInvalid("must be a JSON object", field="args" if dialect == "job" else "body")
+            raise FieldInvalid("must be a JSON object", field=args_field)
         valid = entry.validate(args)
+        route = route_request(self.settings, entry, valid)  # refuses what the routed model cannot make
         if callback_url is not None:
             if not isinstance(callback_url, str) or not callback_url:
                 raise FieldInvalid("must be a URL string", field=callback_field)
-            await anyio.to_thread.run_sync(
-                lambda: check_url(callback_url, field=callback_field, settings=self.settings)
-            )
-        loaded = {
-            field: await load_image(ref, field=field, settings=self.settings, client=self.http)
-            for field, ref in entry.image_refs(valid).items()
-        }
-        stored: dict[str, StoredImage] = {}
-        for field, image in loaded.items():  # kept only once every input is valid
-            key = await anyio.to_thread.run_sync(
-                self.artifacts.put_input, image.data, image.sha256, image.ext
-            )
-            stored[field] = StoredImage(key, image.width, image.height)
+            if not self.settings.allow_private_urls:  # DNS: off the event loop
+                await anyio.to_thread.run_sync(
+                    lambda: check_url(callback_url, field=callback_field, settings=self.settings)
+                )
+            else:
+                check_url(callback_url, field=callback_field, settings=self.settings)
+        stored = await self._store_images(entry, valid)
         seed = entry.requested_seed(valid) or random_seed()
         spec = entry.build_spec(valid, stored, seed)
         ignored = valid.pop("_ignored", None)
         new = NewJob(
-            id=str(uuid.uuid4()),
+            id=str(uuid4()),
             owner=owner,
             model=entry.id,
             dialect=dialect,
-            engine=entry.engine,
+            engine=route.engine,
             amount=entry.price(valid),
             args=_public_args(valid),
             spec=spec.to_dict(),
             seed=seed,
             callback_url=callback_url,
             off_peak=bool(valid.get("off_peak", False)),
-            metadata={"ignored_fields": ignored} if ignored else {},
+            metadata={**({"ignored_fields": ignored} if ignored else {}), **route.job_metadata()},
+            idempotency_key=key,
+            request_hash=fingerprint,
+            webhook_events=(events if events is not None else WEBHOOK_EVENTS) if dialect == "v1" else None,
         )
-        return await anyio.to_thread.run_sync(self.store.create_job, new)
+        if self.store.backend == "sqlite":  # one writer anyway: group commit (store.writer)
+            job = await asyncio.wrap_future(self.store.job_writer().submit(new))
+        else:  # PostgreSQL writes run side by side
+            job = await anyio.to_thread.run_sync(self.store.create_job, new)
+        if job.id == new.id:
+            JOBS_SUBMITTED.labels(entry.id, dialect).inc()
+        return Submission(job, job.id != new.id)
+
+    async def _store_images(self, entry: Any, valid: dict[str, Any]) -> dict[str, StoredImage]:
+        fetched = {
+            field: (await fetch_image_data(ref, field=field, settings=self.settings, client=self.http))
+            for field, ref in entry.image_refs(valid).items()
+        }
+        if not fetched:
+            return {}
+        # One hop off the event loop for all of it: Pillow releases the GIL while decoding.
+        return await anyio.to_thread.run_sync(self._validate_and_keep, fetched)
+
+    def _validate_and_keep(self, fetched: dict[str, bytes]) -> dict[str, StoredImage]:
+        images = {
+            field: validate_image_bytes(data, field=field, settings=self.settings)
+            for field, data in fetched.items()
+        }
+        stored: dict[str, StoredImage] = {}
+        for field, image in images.items():  # kept only once every input is valid
+            # Content-addressed (storage.local) and never deleted: a resubmitted image is
+            # kept already, and this process remembers which it has seen kept.
+            key = f"inputs/{image.sha256}.{image.ext}"
+            if key not in self._kept_inputs:
+                key = self.artifacts.put_input(image.data, image.sha256, image.ext)
+                if len(self._kept_inputs) >= KEPT_INPUTS_SIZE:
+                    self._kept_inputs.clear()
+                self._kept_inputs.add(key)
+            stored[field] = StoredImage(key, image.width, image.height)
+        return stored
 
     def get(self, owner: str, job_id: Any, *, field: str = "id") -> Job:
-        """A job of this owner; another owner's job is indistinguishable from a missing one."""
+        """A job of this owner; another owner's job is indistinguishable from a missing one.
+        A queued job comes with an estimated `eta` from its queue position."""
+        return self.locate(owner, job_id, field=field)[0]
+
+    def locate(self, owner: str, job_id: Any, *, field: str = "id") -> tuple[Job, int | None]:
+        """As `get`, with the job's place in the queue (jobs ahead of it; None unless queued)."""
+        if not isinstance(job_id, str) or not job_id:
+            raise FieldInvalid("required", field=field)
+        job = self._final.get(job_id)
+        position = None
+        if job is None:
+            # One read for the job and, while the queue is short, its exact position.
+            job, position = self.store.get_job_placed(job_id, exact_position=not self.ranker.is_deep(job_id))
+        if job is None or job.owner != owner:
+            raise NotFound(f"no job {job_id!r}", field=field)
+        self._remember_final(job)
+        if job.status != JobStatus.QUEUED:
+            return job, None
+        if position is None:
+            position = self.ranker.position(job)
+        elif position >= self.ranker.deep:
+            self.ranker.deepened(job.engine)
+        return replace(job, eta=self.queued_eta(job, position)), position
+
+    def placed(self, job: Job) -> tuple[Job, int | None]:
+        """The job with its queue position and estimated `eta` filled in while it is queued."""
+        if job.status != JobStatus.QUEUED:
+            return job, None
+        position = self.ranker.position(job)
+        return replace(job, eta=self.queued_eta(job, position)), position
+
+    def _fetch(self, owner: str, job_id: Any, field: str) -> Job:
         if not isinstance(job_id, str) or not job_id:
             raise FieldInvalid("required", field=field)
         job = self._final.get(job_id) or self.store.get_job(job_id)
         if job is None or job.owner != owner:
             raise NotFound(f"no job {job_id!r}", field=field)
-        if job.status.final and job_id not in self._final:
+        self._remember_final(job)
+        return job
+
+    def _remember_final(self, job: Job) -> None:
+        if job.status.final and job.id not in self._final:
             if len(self._final) >= FINAL_CACHE_SIZE:
                 self._final.pop(next(iter(self._final)))  # oldest first: dicts keep insertion order
-            self._final[job_id] = job
-        return job
+            self._final[job.id] = job
+
+    def forget(self, job_id: str) -> None:
+        """Drop a cached final job (its record changed: result files deleted)."""
+        self._final.pop(job_id, None)
+
+    def queued_eta(self, job: Job, position: int | None) -> int | None:
+        """Seconds until a queued job is likely done: the jobs ahead shared over the running
+        ones, plus its own run, at the mean run time of recent jobs (or a guess from the clip)."""
+        if position is None:
+            return None
+        mean_s, parallel = self._stats()
+        if mean_s <= 0:
+            mean_s = max(1.0, 2.0 * float(job.spec.get("duration", 5)))
+        return max(1, math.ceil((position / parallel + 1) * mean_s))
+
+    def _stats(self) -> tuple[float, int]:
+        read_at, mean_s, parallel = self._run_stats
+        if time.monotonic() - read_at > _STATS_TTL_S:
+            runs = self.store.recent_run_seconds()
+            mean_s = sum(runs) / len(runs) if runs else 0.0
+            parallel = max(1, self.store.queue_stats()["processing"])
+            self._run_stats = (time.monotonic(), mean_s, parallel)
+        return mean_s, parallel
+
+    def cancel(self, owner: str, job_id: Any) -> Job:
+        """Cancel and refund; a queued job at once, a running one as its worker notices (its
+        next frame or step). Conflict when the job has already ended."""
+        job = self.get(owner, job_id)
+        canceled = self.store.cancel(job.id, final_hooks(job))
+        if canceled is None:
+            current = self.store.get_job(job.id)
+            state = current.status.name.lower() if current else "gone"
+            raise Conflict(f"job {job.id!r} has already ended ({state}); nothing to cancel", field="id")
+        return canceled
+
+    def list(self, owner: str, filters: JobFilter, limit: int) -> list[Job]:
+        return self.store.list_jobs(owner, limit=limit, filters=filters)
+
+    def quote(self, model_id: Any, args: Any) -> tuple[Any, Decimal, dict[str, Any]]:
+        """The price of an input without creating a job: (entry, amount, normalised input)."""
+        if not isinstance(model_id, str) or not model_id:
+            raise FieldInvalid("required string", field="model")
+        entry = get_model(model_id)
+        if not isinstance(args, dict):
+            raise FieldInvalid("must be a JSON object", field="input")
+        valid = entry.validate(args)
+        valid.pop("_ignored", None)
+        return entry, entry.price(valid), _public_args(valid)
+
+    @staticmethod
+    def models() -> list[Any]:
+        return list(MODELS.values())
 
 
 def _public_args(valid: dict[str, Any]) -> dict[str, Any]:

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
 
     # Inputs
     max_image_bytes: int = 50 * 1024 * 1024
+    max_audio_bytes: int = 20 * 1024 * 1024  # background music (q3 pro `audio`), fetched at render
+    audio_target_lufs: float = -16.0  # integrated loudness of every soundtrack
     max_image_pixels: int = 64_000_000  # refuse decompression bombs before decoding
     min_image_side: int = 128
     download_timeout_s: float = 20.0
@@ -42,19 +44,51 @@ class Settings(BaseSettings):
     url_ttl_s: int = 3600
     secret: str | None = None  # signs result URLs; default: a file in the data dir
 
-    # Callbacks
-    callback_max_attempts: int = 6
-    callback_backoff_s: float = 2.0
+    # Callbacks / webhooks: 11 tries, 3.5 s doubling, span about an hour (3.5 * (2^10 - 1) s)
+    callback_max_attempts: int = 11
+    callback_backoff_s: float = 3.5
     callback_timeout_s: float = 10.0
+    webhook_secret: str | None = None  # signs webhooks of env keys; default: derived per key
+
+    # Platform (docs/api-v1.md): limits, cancel, off-peak, retention, logs
+    rate_limit_per_min: int = 6000  # requests per key per minute (per process); 0: none
+    max_running_per_key: int = 5  # running jobs per key; more wait in the queue; 0: none
+    cancel_poll_s: float = 0.25  # how often a running job checks for a user cancel
+    off_peak_window: str | None = None  # "HH:MM-HH:MM" UTC; off-peak jobs run only then
+    off_peak_max_age_s: float = 48 * 3600  # then canceled and refunded
+    retention_s: float = 7 * 86400  # result files kept this long after a job ends
+    housekeeping_interval_s: float = 60.0
+    log_format: str = "json"  # json | text
 
     price_file: Path | None = None  # JSON/TOML price overrides (see catalog.load_price_overrides)
 
     engine: str = "motion"
+    # Local folder with a Depth Anything V2 checkpoint (save_pretrained layout) for the motion
+    # engine; unset: depth from image cues, no weights.
+    depth_model_dir: Path | None = None
+    engines: str = "motion"  # comma-separated engines this process's workers claim jobs for
+
+    # GPU engine (diffusers); see docs/gpu.md
+    routes_file: Path | None = None  # TOML/JSON: catalog model + mode -> engine + weights
+    models_file: Path | None = None  # registered model dirs; default <data_dir>/models.json
+    gpu_device: str = "auto"  # auto (cuda if present, else cpu) | cuda | cuda:N | cpu
+    gpu_dtype: str = "auto"  # auto (bf16 on GPU, fp32 on CPU) | bf16 | fp16 | fp32
+    gpu_compile: bool = False  # torch.compile the transformer(s): slow first job, faster steps
+    gpu_offload: str = "none"  # none | model | sequential: CPU offload for small GPUs
+    gpu_vae_tiling: bool = False  # decode in tiles: less memory at 720p and above
     log_level: str = "info"
 
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'stillmotion.db').resolve()}"
+
+    @property
+    def engine_names(self) -> tuple[str, ...]:
+        return tuple(n.strip() for n in self.engines.split(",") if n.strip()) or ("motion",)
+
+    @property
+    def models_path(self) -> Path:
+        return self.models_file or self.data_dir / "models.json"
 
     @property
     def env_keys(self) -> list[str]:

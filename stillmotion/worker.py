@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
 import threading
 import time
@@ -17,9 +18,11 @@ from dataclasses import replace
 from itertools import count
 from typing import Any
 
-from stillmotion.domain import GenerationSpec, Job
+from stillmotion import observability
+from stillmotion.domain import GenerationSpec, Job, JobStatus
 from stillmotion.engines import Engine, get_engine
 from stillmotion.errors import Canceled, StillmotionError
+from stillmotion.offpeak import off_peak_open
 from stillmotion.render import render_clip
 from stillmotion.settings import Settings
 from stillmotion.storage import ArtifactStore
@@ -48,20 +51,28 @@ class Run:
         self.started = time.monotonic()
         self.done_frames = 0
         self.total_frames = max(1, int(job.spec.get("num_frames", 1)))
+        self.fraction = 0.0  # engine-reported share of the work (diffusion steps), 0..1
         self.lost = False
+        self.canceled = False  # the user canceled the job: stop and discard, do not requeue
         self.finished = threading.Event()
         self._stop_seen: float | None = None
 
     @property
+    def done(self) -> float:
+        """Share of the run done: frames written, or the engine's own report when it is ahead."""
+        return max(self.done_frames / self.total_frames, self.fraction)
+
+    @property
     def progress(self) -> int:
-        return min(99, int(100 * self.done_frames / self.total_frames))
+        return min(99, int(100 * self.done))
 
     @property
     def eta(self) -> int | None:
-        if not self.done_frames:
+        done = self.done
+        if done <= 0:
             return None
         elapsed = time.monotonic() - self.started
-        return max(1, round(elapsed / self.done_frames * (self.total_frames - self.done_frames)))
+        return max(1, round(elapsed / done * (1 - done)))
 
     @property
     def released(self) -> bool:
@@ -73,7 +84,7 @@ class Run:
         return time.monotonic() - self._stop_seen >= self.grace_s
 
     def should_stop(self) -> bool:
-        return self.lost or self.released
+        return self.lost or self.canceled or self.released
 
 
 class Worker:
@@ -96,7 +107,7 @@ class Worker:
 
     def engine(self, name: str) -> Engine:
         if name not in self._engines:
-            self._engines[name] = get_engine(name)
+            self._engines[name] = get_engine(name, self.settings)
         return self._engines[name]
 
     def run(self, stop: threading.Event) -> None:
@@ -105,7 +116,11 @@ class Worker:
         while not stop.is_set():
             try:
                 self.maybe_reap()
-                job = self.store.claim(self.id, self.settings.lease_s, self.engine_names)
+                job = self.store.claim(
+                    self.id, self.settings.lease_s, self.engine_names,
+                    off_peak=off_peak_open(self.settings.off_peak_window),
+                    default_cap=self.settings.max_running_per_key,
+                )
             except Exception:  # a database hiccup must not kill the worker
                 log.exception("claim failed")
                 stop.wait(1.0)
@@ -129,15 +144,24 @@ class Worker:
         beat = threading.Thread(target=self._heartbeat, args=(run,), daemon=True)
         beat.start()
         deliveries = callbacks_for(job)
+        token = observability.JOB_ID.set(job.id)
+        state = "failed"
         log.info("job %s attempt %d started", job.id, job.attempts)
         try:
             result, metadata = self.render(job, run)
             run.finished.set()
+            state = "succeeded"
             if not self.store.finish(job.id, self.id, result, metadata, deliveries):
                 log.warning("job %s finished but its lease was lost; result dropped", job.id)
+                if self.store.job_status(job.id) == JobStatus.CANCELED:  # canceled at the last frame
+                    shutil.rmtree(self.artifacts.path(f"outputs/{job.id}"), ignore_errors=True)
         except Canceled:
             run.finished.set()
-            if not run.lost:
+            state = "canceled" if run.canceled else "released"
+            if run.canceled:  # canceled and refunded by the user's request: leave no files
+                shutil.rmtree(self.artifacts.path(f"outputs/{job.id}"), ignore_errors=True)
+                log.info("job %s canceled while running; stopped", job.id)
+            elif not run.lost:
                 self.store.release(job.id, self.id)
                 log.info("job %s released to the queue", job.id)
         except StillmotionError as exc:
@@ -151,10 +175,23 @@ class Worker:
         finally:
             run.finished.set()
             beat.join(timeout=5)
+            elapsed = time.monotonic() - run.started
+            fps = run.done_frames / elapsed if state == "succeeded" and elapsed > 0 else None
+            observability.observe_run(job.engine, state, elapsed, fps)
+            observability.JOB_ID.reset(token)
 
     def _heartbeat(self, run: Run) -> None:
-        while not run.finished.wait(self.settings.heartbeat_s):
+        """Extend the lease every heartbeat_s; between beats, watch for a user cancel."""
+        tick = min(self.settings.heartbeat_s, self.settings.cancel_poll_s)
+        last_beat = time.monotonic()
+        while not run.finished.wait(tick):
             try:
+                if self.store.job_status(run.job.id) == JobStatus.CANCELED:
+                    run.canceled = True  # the engine stops at its next frame or step
+                    return
+                if time.monotonic() - last_beat < self.settings.heartbeat_s:
+                    continue
+                last_beat = time.monotonic()
                 ok = self.store.heartbeat(run.job.id, self.id, self.settings.lease_s, run.progress, run.eta)
             except Exception:
                 log.exception("heartbeat failed")
@@ -176,6 +213,9 @@ class Worker:
         def on_frame(done: int) -> None:
             run.done_frames = done
 
+        def on_progress(fraction: float) -> None:
+            run.fraction = min(1.0, max(run.fraction, fraction))
+
         out = render_clip(
             self.engine(job.engine),
             spec,
@@ -183,8 +223,10 @@ class Worker:
             out_dir / "cover.jpg",
             on_frame=on_frame,
             should_stop=run.should_stop,
+            on_progress=on_progress,
             metadata=job.metadata,
             tags={"title": f"stillmotion {job.id}"},
+            settings=self.settings,
         )
         result = {
             "video": f"outputs/{job.id}/video.mp4",
@@ -194,6 +236,6 @@ class Worker:
             "height": spec.height,
             "fps": spec.fps,
             "frames": out.frames,
-            "has_audio": False,
+            "has_audio": out.has_audio,
         }
         return result, out.metadata

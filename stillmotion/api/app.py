@@ -7,7 +7,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from stillmotion import __version__
-from stillmotion.api import async_dialect, files, job_dialect
+from stillmotion.api import async_dialect, files, job_dialect, ops, v1, voices
+from stillmotion.api.middleware import RequestContext
+from stillmotion.api.openapi import openapi_document
 from stillmotion.runtime import Runtime
 
 
@@ -25,6 +27,9 @@ def create_app(runtime: Runtime, *, workers: int = 0) -> FastAPI:
 
     app = FastAPI(title="stillmotion", version=__version__, lifespan=lifespan)
     app.state.runtime = runtime
-    for module in (job_dialect, async_dialect, files):
+    for module in (job_dialect, async_dialect, files, v1, ops, voices):
         app.router.routes.extend(module.routes)
+    document = openapi_document()
+    app.openapi = lambda: document  # type: ignore[method-assign]
+    app.add_middleware(RequestContext)
     return app

@@ -45,9 +45,10 @@ def submit_route(model_id: str) -> Route:
         if not isinstance(body, dict):
             raise FieldInvalid("must be a JSON object", field="body")
         url = _webhook_url(body)
-        job = await runtime(request).service.submit(
-            who, model_id, body, dialect="async", callback_url=url, callback_field="extra.webhook.url"
-        )
+        job = (await runtime(request).service.submit(
+            who, model_id, body, dialect="async", callback_url=url, callback_field="extra.webhook.url",
+            idempotency_key=request.headers.get("idempotency-key"),
+        )).job
         return json_response({"task_id": job.id})
 
     return Route(f"/v3/async/{model_id}", submit, methods=["POST"], name=f"async:{model_id}")

@@ -30,7 +30,11 @@ def runtime(request: Request) -> Runtime:
 
 
 def owner(request: Request) -> str:
-    return runtime(request).auth.owner(request.headers.get("authorization"))
+    """The key's owner id, once the key is valid and within its requests per minute."""
+    auth = runtime(request).auth
+    who = auth.owner(request.headers.get("authorization"))
+    auth.check_rate(who)
+    return who
 
 
 async def json_body(request: Request) -> Any:

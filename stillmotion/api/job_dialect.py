@@ -24,13 +24,14 @@ async def create(request: Request) -> Response:
     body = await json_body(request)
     if not isinstance(body, dict):
         raise FieldInvalid("must be a JSON object", field="body")
-    job = await runtime(request).service.submit(
+    job = (await runtime(request).service.submit(
         who,
         body.get("model"),
         body.get("args"),
         dialect="job",
         callback_url=body.get("callback_url"),
-    )
+        idempotency_key=request.headers.get("idempotency-key"),
+    )).job
     data = {"amount": format_amount(job.amount), "job_id": job.id}
     # compat: the seeds' sample code reads job_id at the top level.
     return json_response({"code": 0, "message": "success", "data": data, "job_id": job.id})

@@ -21,8 +21,9 @@ Validation
   allowed; pro at most 1500, turbo at most 5000). Lengths count Unicode code points. The text
   is kept as sent (not stripped).
 - `generate_audio` accepts true/false and the strings "true"/"false" in any case (the page
-  lists them as string options). `voice_id` must be a non-empty string when given; it is
-  required when generate_audio is true and kept (unused) otherwise.
+  lists them as string options). `voice_id` must be one of the ids in
+  `stillmotion.audio.voices` (GET /v1/voices) when given ("unknown voice_id ...; valid: ...");
+  it is required when generate_audio is true and kept (unused) otherwise.
 - Image references (`image`, `image_tail`, `images[i]`) must be non-empty strings; they are
   stripped of surrounding whitespace. Fetching, format and aspect checks belong to media.
 - `images` must be an array of exactly one entry; errors about one entry name `images[0]`.

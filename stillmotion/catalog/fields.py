@@ -269,3 +269,23 @@ class UrlField(Field):
 
     def _schema(self) -> dict[str, Any]:
         return {"type": "string", "format": "uri", "pattern": "^(https?://.+)?$"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class VoiceField(StrField):
+    """A voice id from the audio voice table (GET /v1/voices lists them with descriptions)."""
+
+    non_blank: bool = True
+
+    def coerce(self, value: Any) -> str:
+        from stillmotion.audio.voices import BY_ID, voice_ids  # plain data; no speech library
+
+        value = super().coerce(value)
+        if value not in BY_ID:
+            raise self.error(f"unknown voice_id {shown(value)}; valid: {', '.join(voice_ids())}")
+        return value
+
+    def _schema(self) -> dict[str, Any]:
+        from stillmotion.audio.voices import voice_ids
+
+        return {"type": "string", "enum": voice_ids()}

@@ -7,7 +7,7 @@ from typing import Any
 
 from stillmotion.catalog import common
 from stillmotion.catalog.entry import ModelEntry, RefuseWhen, RequiredWhen
-from stillmotion.catalog.fields import BoolField, ImageField, StrField
+from stillmotion.catalog.fields import BoolField, ImageField, VoiceField
 from stillmotion.catalog.pricing import Rate, rate
 from stillmotion.domain import AudioSpec
 
@@ -52,8 +52,9 @@ def entries() -> list[ModelEntry]:
                 # compat: the page lists the options as "true"/"false", so strings are accepted.
                 BoolField(name="generate_audio", default=False, strings=True,
                           description="Generate original audio; requires voice_id"),
-                StrField(name="voice_id", non_blank=True,
-                         description="Timbre of the voice; required when generate_audio is true"),
+                VoiceField(name="voice_id",
+                           description="Timbre of the voice (GET /v1/voices lists the ids); "
+                                       "required when generate_audio is true"),
                 common.seed(extension=True),
             ),
             rules=(

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from stillmotion.engines.base import Engine, RenderContext
 
+if TYPE_CHECKING:
+    from stillmotion.settings import Settings
 
-def get_engine(name: str) -> Engine:
+
+def get_engine(name: str, settings: Settings | None = None) -> Engine:
     """Build an engine by name, importing its (possibly heavy) module only now."""
     if name == "motion":
         from stillmotion.engines.motion import MotionEngine
 
         return MotionEngine()
+    if name == "diffusers":
+        from stillmotion.engines.diffusers import DiffusersEngine
+
+        return DiffusersEngine.from_settings(settings)
     raise ValueError(f"unknown engine {name!r}")
 
 

@@ -29,6 +29,9 @@ class RenderContext:
     beats: tuple[float, ...] = ()
     # A soundtrack the engine made itself (e.g. LTX-2): (samples float32 (n, channels), rate).
     audio: tuple[np.ndarray, int] | None = None
+    # Fraction (0..1) of the work done, for engines whose frames all come at the end (diffusion
+    # models denoise the whole clip, then decode it): the worker's progress and ETA follow it.
+    on_progress: Callable[[float], None] = lambda fraction: None
 
     def check(self) -> None:
         if self.should_stop():

@@ -11,10 +11,12 @@ from datetime import datetime
 
 from sqlalchemy import Connection, or_, select, update
 
+from .columns import utcnow
 from .records import Delivery, delivery_from_row
 from .tables import deliveries
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+MAX_HISTORY = 50
 
 
 def _claimable(now: datetime) -> list[object]:
@@ -56,9 +58,17 @@ def record_result(
     error: str | None,
     next_attempt_at: datetime | None,
 ) -> bool:
-    """Count the attempt and decide: delivered, retry at `next_attempt_at`, or give up."""
+    """Count the attempt and decide: delivered, retry at `next_attempt_at`, or give up.
+
+    Each attempt is appended to the row's history, which is the delivery log users read."""
     d = deliveries.c
+    prior = conn.execute(select(d.history).where(d.id == delivery_id, d.status == PENDING)).first()
+    if prior is None:
+        return False
+    entry = {"at": utcnow().strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "status_code": status_code, "error": error}
+    history = [*(prior.history or [])[-(MAX_HISTORY - 1):], entry]
     values: dict[str, object] = {
+        "history": history,
         "attempts": d.attempts + 1,
         "last_status_code": status_code,
         "last_error": error,

@@ -12,12 +12,23 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, func, insert, literal, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    bindparam,
+    Connection,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 
 from ..domain import Job, JobStatus
 from .columns import UTCDateTime
 from .records import NewDelivery, job_from_row
-from .tables import deliveries, jobs, ledger
+from .tables import api_keys, deliveries, jobs, ledger
 
 QUEUED, PROCESSING = JobStatus.QUEUED, JobStatus.PROCESSING
 OPEN = (JobStatus.QUEUED, JobStatus.PROCESSING)
@@ -39,14 +50,49 @@ def still_open(job_id: str) -> list[ColumnElement[bool]]:
     return [jobs.c.id == job_id, jobs.c.status.in_(OPEN)]
 
 
+def under_running_cap(default_cap: int) -> ColumnElement[bool]:
+    """The job's owner runs fewer jobs than its key's `max_running` (or `default_cap`);
+    a cap of 0 or less means no cap. Owners at their cap wait; others pass them by."""
+    running_jobs = jobs.alias("running_jobs")
+    running = (
+        select(func.count())
+        .select_from(running_jobs)
+        .where(running_jobs.c.owner == jobs.c.owner, running_jobs.c.status == PROCESSING)
+        .correlate(jobs)
+        .scalar_subquery()
+    )
+    key_cap = (
+        select(api_keys.c.max_running)
+        .where(api_keys.c.id == jobs.c.owner)
+        .correlate(jobs)
+        .scalar_subquery()
+    )
+    cap = func.coalesce(key_cap, default_cap)
+    return or_(cap <= 0, running < cap)
+
+
 def claim(
-    conn: Connection, worker_id: str, lease_s: float, engines: Sequence[str], now: datetime
+    conn: Connection,
+    worker_id: str,
+    lease_s: float,
+    engines: Sequence[str],
+    now: datetime,
+    *,
+    off_peak: bool = True,
+    default_cap: int = 0,
 ) -> Job | None:
     """One statement: pick the next queued job and lease it. SKIP LOCKED (PostgreSQL; SQLite
-    drops the clause and relies on BEGIN IMMEDIATE) lets concurrent claimers pass each other."""
+    drops the clause and relies on BEGIN IMMEDIATE) lets concurrent claimers pass each other.
+
+    Off-peak jobs sort last (they run only when no normal job waits) and are skipped entirely
+    when `off_peak` is False (outside the operator's window). On PostgreSQL, claimers racing
+    for one owner's last free slot may together exceed its running cap by one, briefly."""
+    conditions = [jobs.c.status == QUEUED, jobs.c.engine.in_(list(engines)), under_running_cap(default_cap)]
+    if not off_peak:
+        conditions.append(jobs.c.off_peak.is_(False))
     pick = (
         select(jobs.c.id)
-        .where(jobs.c.status == QUEUED, jobs.c.engine.in_(list(engines)))
+        .where(*conditions)
         .order_by(jobs.c.off_peak, jobs.c.created_at, jobs.c.id)
         .limit(1)
         .with_for_update(skip_locked=True)
@@ -158,7 +204,17 @@ def end_with_refund(
             owner=row.owner, job_id=row.id, kind="refund", amount=row.amount, created_at=now
         )
     )
+    credit(conn, row.owner, row.amount)
     return job_from_row(row)
+
+
+def credit(conn: Connection, owner: str, amount: Any) -> None:
+    """Give money back to a metered key (an unlimited key has no balance to change)."""
+    conn.execute(
+        update(api_keys)
+        .where(api_keys.c.id == owner, api_keys.c.balance.is_not(None))
+        .values(balance=api_keys.c.balance + literal(amount, api_keys.c.balance.type))
+    )
 
 
 def release(conn: Connection, job_id: str, worker_id: str) -> bool:
@@ -195,32 +251,53 @@ def requeue(conn: Connection, guard: list[ColumnElement[bool]]) -> bool:
     return conn.execute(update(jobs).where(*guard).values(**_BACK_IN_QUEUE)).rowcount == 1
 
 
+_Q_ME = select(jobs.c.status, jobs.c.engine, jobs.c.off_peak, jobs.c.created_at).where(
+    jobs.c.id == bindparam("job_id")
+)
+
+
+def _ahead_count(*conditions: ColumnElement[bool]) -> Any:
+    return select(func.count()).where(
+        jobs.c.status == QUEUED, jobs.c.engine == bindparam("engine"), *conditions
+    ).scalar_subquery()
+
+
+# Claim order is (off_peak, created_at, id). Written as index ranges on
+# (status, engine, off_peak, created_at) rather than one row-value comparison, so each part is
+# a covering-index count (a row-value `<` over three columns made SQLite walk the whole queue).
+_Q_AHEAD = select(
+    _ahead_count(jobs.c.off_peak == bindparam("off_peak"), jobs.c.created_at < bindparam("created_at", type_=UTCDateTime()))
+    + _ahead_count(
+        jobs.c.off_peak == bindparam("off_peak"),
+        jobs.c.created_at == bindparam("created_at", type_=UTCDateTime()),
+        jobs.c.id < bindparam("job_id"),
+    )
+)
+_Q_NORMAL_AHEAD = select(_ahead_count(jobs.c.off_peak.is_(False)))
+
+
 def queue_position(conn: Connection, job_id: str) -> int | None:
     """Queued jobs of the same engine that a claim would take first (engines are claimed
     separately, so jobs of other engines are not ahead)."""
-    me = conn.execute(
-        select(jobs.c.status, jobs.c.engine, jobs.c.off_peak, jobs.c.created_at).where(
-            jobs.c.id == job_id
-        )
-    ).first()
+    me = conn.execute(_Q_ME, {"job_id": job_id}).first()
     if me is None or me.status != QUEUED:
         return None
-    order = tuple_(jobs.c.off_peak, jobs.c.created_at, jobs.c.id)
-    stmt = select(func.count()).where(
-        jobs.c.status == QUEUED,
-        jobs.c.engine == me.engine,
-        order < tuple_(
-            literal(bool(me.off_peak), jobs.c.off_peak.type),
-            literal(me.created_at, UTCDateTime()),
-            literal(job_id, jobs.c.id.type),
-        ),
-    )
-    return int(conn.execute(stmt).scalar_one())
+    return position_of(conn, job_id, me.engine, bool(me.off_peak), me.created_at)
+
+
+def position_of(conn: Connection, job_id: str, engine: str, off_peak: bool, created_at: datetime) -> int:
+    """The queue position of a queued job whose claim-order fields are known."""
+    params = {"job_id": job_id, "engine": engine, "off_peak": off_peak, "created_at": created_at}
+    ahead = int(conn.execute(_Q_AHEAD, params).scalar_one())
+    if off_peak:  # every normal job of the engine goes first
+        ahead += int(conn.execute(_Q_NORMAL_AHEAD, {"engine": engine}).scalar_one())
+    return ahead
 
 
 def enqueue_deliveries(
     conn: Connection, job_id: str, items: Sequence[NewDelivery], now: datetime
 ) -> None:
+    items = [item for item in items if item.event != "completed" or _wants_final(conn, job_id, item)]
     if not items:
         return
     conn.execute(
@@ -230,6 +307,8 @@ def enqueue_deliveries(
                 "job_id": job_id,
                 "url": item.url,
                 "kind": item.kind,
+                "event": item.event,
+                "payload": item.payload,
                 "status": "pending",
                 "attempts": 0,
                 "next_attempt_at": now,
@@ -238,3 +317,21 @@ def enqueue_deliveries(
             for item in items
         ],
     )
+
+
+def _wants_final(conn: Connection, job_id: str, item: NewDelivery) -> bool:
+    """Native webhooks honour the job's events filter; other dialects always get the end."""
+    if item.kind != "v1":
+        return True
+    events = conn.execute(select(jobs.c.webhook_events).where(jobs.c.id == job_id)).scalar()
+    return events is None or "completed" in events
+
+
+def event_hook(conn: Connection, job_id: str, event: str) -> NewDelivery | None:
+    """The native webhook for a start/progress event, when the job asked for that event."""
+    row = conn.execute(
+        select(jobs.c.callback_url, jobs.c.dialect, jobs.c.webhook_events).where(jobs.c.id == job_id)
+    ).first()
+    if row is None or not row.callback_url or event not in (row.webhook_events or ()):
+        return None
+    return NewDelivery(row.callback_url, row.dialect, event)

@@ -28,6 +28,10 @@ class NewJob:
     callback_url: str | None = None
     off_peak: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Idempotency-Key and a hash of the request: the same pair within the window finds this job.
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    webhook_events: tuple[str, ...] | None = None  # native webhooks; None: final event only
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,10 @@ class KeyRecord:
     key_hash: str
     created_at: datetime
     revoked_at: datetime | None
+    balance: Decimal | None = None  # None: unlimited
+    webhook_secret: str | None = None
+    rate_per_min: int | None = None  # None: the operator's default
+    max_running: int | None = None
 
 
 @dataclass(frozen=True)
@@ -62,7 +70,9 @@ class NewDelivery:
     """A callback to send once the job's final state is stored; `kind` picks the body."""
 
     url: str
-    kind: str  # e.g. "job" or "async"
+    kind: str  # e.g. "job", "async" or "v1": the body's dialect
+    event: str = "completed"  # completed | start | progress
+    payload: dict[str, Any] | None = None  # a snapshot for non-final events
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,9 @@ class Delivery:
     last_error: str | None
     next_attempt_at: datetime
     created_at: datetime
+    event: str = "completed"
+    payload: dict[str, Any] | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)  # one entry per attempt
 
 
 def job_from_row(row: Row[Any]) -> Job:
@@ -110,7 +123,10 @@ def job_from_row(row: Row[Any]) -> Job:
 
 def key_from_row(row: Row[Any]) -> KeyRecord:
     m = row._mapping
-    return KeyRecord(m["id"], m["name"], m["key_hash"], m["created_at"], m["revoked_at"])
+    return KeyRecord(
+        m["id"], m["name"], m["key_hash"], m["created_at"], m["revoked_at"],
+        m["balance"], m["webhook_secret"], m["rate_per_min"], m["max_running"],
+    )
 
 
 def ledger_from_row(row: Row[Any]) -> LedgerLine:
@@ -131,4 +147,7 @@ def delivery_from_row(row: Row[Any]) -> Delivery:
         last_error=m["last_error"],
         next_attempt_at=m["next_attempt_at"],
         created_at=m["created_at"],
+        event=m["event"],
+        payload=m["payload"],
+        history=list(m["history"] or []),
     )

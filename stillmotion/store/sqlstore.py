@@ -8,6 +8,7 @@ database are expected to keep NTP time, which is far finer than any lease.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+import threading
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -17,10 +18,12 @@ from sqlalchemy import bindparam, case, func, insert, select, type_coerce, updat
 from sqlalchemy.exc import IntegrityError
 
 from ..domain import Job, JobStatus
-from ..errors import Conflict
-from . import outbox, queue
+from ..errors import Conflict, CreditInsufficient
+from . import accounts, housekeeping, listing, outbox, queue
 from .columns import Money, to_micros, utcnow
 from .engine import make_engine, migrate, read_tx, write_tx
+from .listing import JobFilter
+from .writer import JobWriter
 from .records import (
     Delivery,
     KeyRecord,
@@ -37,10 +40,17 @@ from .tables import api_keys, jobs, ledger
 DeliveriesFor = Callable[[Job], Sequence[NewDelivery]]
 
 
+def _check_amount(new: NewJob) -> None:
+    if to_micros(new.amount) < 0:
+        raise ValueError("a job's amount cannot be negative")
+
+
 
 _INSERT_JOB = insert(jobs).returning(*jobs.c)
 _INSERT_LEDGER = insert(ledger)
 _SELECT_JOB = select(jobs).where(jobs.c.id == bindparam("job_id"))
+_SELECT_PROGRESS = select(jobs.c.progress).where(jobs.c.id == bindparam("job_id"))
+_SELECT_STATUS = select(jobs.c.status).where(jobs.c.id == bindparam("job_id"))
 
 class Store:
     """Durable jobs, API keys, the money ledger and the callback outbox, on SQLite or PostgreSQL."""
@@ -48,6 +58,8 @@ class Store:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
         self._engine = make_engine(url, pool_size)
+        self._writer: JobWriter | None = None
+        self._writer_lock = threading.Lock()
 
     @property
     def backend(self) -> str:
@@ -58,6 +70,10 @@ class Store:
         migrate(self._engine)
 
     def close(self) -> None:
+        with self._writer_lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
         self._engine.dispose()
 
     def __enter__(self) -> Store:
@@ -68,13 +84,16 @@ class Store:
 
     # -- API keys ---------------------------------------------------------------------------
 
-    def add_key(self, name: str, key_hash: str) -> str:
+    def add_key(self, name: str, key_hash: str, **settings: Any) -> str:
+        """Store a key; `settings`: balance (Decimal, None = unlimited), webhook_secret,
+        rate_per_min, max_running (None = the operator's default)."""
         key_id = uuid4().hex
+        values = accounts.key_values(**settings)
         try:
             with write_tx(self._engine) as conn:
                 conn.execute(
                     insert(api_keys).values(
-                        id=key_id, name=name, key_hash=key_hash, created_at=utcnow()
+                        id=key_id, name=name, key_hash=key_hash, created_at=utcnow(), **values
                     )
                 )
         except IntegrityError as exc:
@@ -112,6 +131,20 @@ class Store:
         with write_tx(self._engine) as conn:
             return conn.execute(stmt).rowcount == 1
 
+    def get_key(self, key_id: str) -> KeyRecord | None:
+        with read_tx(self._engine) as conn:
+            row = conn.execute(select(api_keys).where(api_keys.c.id == key_id)).first()
+        return None if row is None else key_from_row(row)
+
+    def update_key(self, key_id: str, **settings: Any) -> bool:
+        """Change a key's balance, limits or webhook secret; False when the key is unknown."""
+        values = accounts.key_values(**settings)
+        if not values:
+            return self.get_key(key_id) is not None
+        with write_tx(self._engine) as conn:
+            stmt = update(api_keys).where(api_keys.c.id == key_id).values(**values)
+            return conn.execute(stmt).rowcount == 1
+
     def count_keys(self) -> int:
         """Keys that still authenticate (revoked ones are not counted)."""
         stmt = select(func.count()).where(api_keys.c.revoked_at.is_(None))
@@ -122,9 +155,52 @@ class Store:
 
     def create_job(self, new: NewJob) -> Job:
         """Store the job and its charge together: a job is never unpaid, a charge never orphaned."""
-        if to_micros(new.amount) < 0:
-            raise ValueError("a job's amount cannot be negative")
-        now = utcnow()
+        _check_amount(new)
+        try:
+            with write_tx(self._engine) as conn:
+                job = self._insert_job(conn, new, utcnow())
+        except IntegrityError as exc:
+            if new.idempotency_key:  # a concurrent create with this key committed first
+                with write_tx(self._engine) as conn:
+                    earlier = self._replay(conn, new, utcnow())
+                if earlier is not None:
+                    return earlier
+            if self.get_job(new.id) is None:
+                raise
+            raise Conflict(f"a job with id {new.id!r} already exists", field="id") from exc
+        return job
+
+    def create_jobs(self, batch: Sequence[NewJob]) -> list[Job | Exception]:
+        """`create_job` for many requests in one transaction (group commit): each entry is the
+        job, or the exception its own `create_job` would have raised. A refusal found before any
+        write of its job (balance, idempotency conflict) touches only that entry; any other error
+        rolls the whole batch back and each request is then stored on its own."""
+        results: list[Job | Exception] = []
+        try:
+            with write_tx(self._engine) as conn:
+                for new in batch:
+                    try:
+                        _check_amount(new)
+                        results.append(self._insert_job(conn, new, utcnow()))
+                    except (CreditInsufficient, Conflict, ValueError) as exc:  # nothing written
+                        results.append(exc)
+        except Exception:  # noqa: BLE001 - retried one by one, each with its own outcome
+            results = []
+            for new in batch:
+                try:
+                    results.append(self.create_job(new))
+                except Exception as exc:  # noqa: BLE001 - handed to that request's caller
+                    results.append(exc)
+        return results
+
+    def job_writer(self) -> JobWriter:
+        """The store's group-commit writer (started on first use, stopped by `close`)."""
+        with self._writer_lock:
+            if self._writer is None:
+                self._writer = JobWriter(self.create_jobs)
+            return self._writer
+
+    def _insert_job(self, conn: Any, new: NewJob, now: datetime) -> Job:
         values = {
             "id": new.id,
             "owner": new.owner,
@@ -143,49 +219,104 @@ class Store:
             "meta": new.metadata,
             "attempts": 0,
             "created_at": now,
+            "webhook_events": list(new.webhook_events) if new.webhook_events is not None else None,
         }
-        try:
-            with write_tx(self._engine) as conn:
-                # Statements built once with parameters passed apart: compiled once, cached.
-                row = conn.execute(_INSERT_JOB, values).one()
-                conn.execute(
-                    _INSERT_LEDGER,
-                    {"owner": new.owner, "job_id": new.id, "kind": "charge", "amount": new.amount, "created_at": now},
-                )
-        except IntegrityError as exc:
-            if self.get_job(new.id) is None:
-                raise
-            raise Conflict(f"a job with id {new.id!r} already exists", field="id") from exc
+        if new.idempotency_key:
+            earlier = self._replay(conn, new, now)
+            if earlier is not None:
+                return earlier
+        accounts.debit(conn, new.owner, new.amount)
+        # Statements built once with parameters passed apart: compiled once, cached.
+        row = conn.execute(_INSERT_JOB, values).one()
+        conn.execute(
+            _INSERT_LEDGER,
+            {"owner": new.owner, "job_id": new.id, "kind": "charge", "amount": new.amount, "created_at": now},
+        )
+        if new.idempotency_key:
+            accounts.remember(conn, new.owner, new.idempotency_key, new.request_hash or "", new.id, now)
         return job_from_row(row)
+
+    def _replay(self, conn: Any, new: NewJob, now: datetime) -> Job | None:
+        job_id = accounts.find_idempotent(
+            conn, new.owner, new.idempotency_key or "", new.request_hash or "", now
+        )
+        if job_id is None:
+            return None
+        return job_from_row(conn.execute(_SELECT_JOB, {"job_id": job_id}).one())
+
+    def find_idempotent(self, owner: str, key: str, request_hash: str) -> Job | None:
+        """The job an earlier request with this key made (Conflict if that request differed)."""
+        with read_tx(self._engine) as conn:
+            job_id = accounts.match(accounts.lookup(conn, owner, key), request_hash, utcnow())
+            row = None if job_id is None else conn.execute(_SELECT_JOB, {"job_id": job_id}).first()
+        return None if row is None else job_from_row(row)
 
     def get_job(self, job_id: str) -> Job | None:
         with read_tx(self._engine) as conn:
             row = conn.execute(_SELECT_JOB, {"job_id": job_id}).first()
         return None if row is None else job_from_row(row)
 
-    def list_jobs(self, owner: str | None = None, *, limit: int = 100) -> list[Job]:
-        """Newest first, optionally one owner's."""
+    def list_jobs(
+        self,
+        owner: str | None = None,
+        *,
+        limit: int = 100,
+        filters: JobFilter | None = None,
+    ) -> list[Job]:
+        """Newest first, optionally one owner's, narrowed by `filters` (cursor included)."""
         stmt = select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit)
         if owner is not None:
             stmt = stmt.where(jobs.c.owner == owner)
+        if filters is not None:
+            stmt = stmt.where(*listing.conditions(filters))
         with read_tx(self._engine) as conn:
             return [job_from_row(row) for row in conn.execute(stmt)]
 
     def claim(
-        self, worker_id: str, lease_s: float, engines: Sequence[str] = ("motion",)
+        self,
+        worker_id: str,
+        lease_s: float,
+        engines: Sequence[str] = ("motion",),
+        *,
+        off_peak: bool = True,
+        default_cap: int = 0,
     ) -> Job | None:
+        """Lease the next job. `off_peak`: whether off-peak jobs may run now; `default_cap`:
+        running jobs per key for keys without their own `max_running` (0: no cap)."""
         if isinstance(engines, str):  # a bare "motion" would otherwise mean m, o, t, i, o, n
             engines = (engines,)
+        now = utcnow()
         with write_tx(self._engine) as conn:
-            return queue.claim(conn, worker_id, lease_s, engines, utcnow())
+            job = queue.claim(
+                conn, worker_id, lease_s, engines, now, off_peak=off_peak, default_cap=default_cap
+            )
+            if job is not None and job.callback_url:
+                hook = queue.event_hook(conn, job.id, "start")
+                queue.enqueue_deliveries(conn, job.id, [hook] if hook else [], now)
+            return job
 
     def heartbeat(
         self, job_id: str, worker_id: str, lease_s: float, progress: int, eta: int | None
     ) -> bool:
         """Extend the lease; False means the job is no longer this worker's: stop working on it."""
-        until = queue.lease_until(utcnow(), lease_s)
+        now = utcnow()
+        until = queue.lease_until(now, lease_s)
         with write_tx(self._engine) as conn:
-            return queue.heartbeat(conn, job_id, worker_id, until, progress, eta)
+            before = conn.execute(_SELECT_PROGRESS, {"job_id": job_id}).scalar()
+            if not queue.heartbeat(conn, job_id, worker_id, until, progress, eta):
+                return False
+            if before is not None and progress // 10 > before // 10:  # each 10 % step
+                hook = queue.event_hook(conn, job_id, "progress")
+                if hook is not None:
+                    snapshot = NewDelivery(hook.url, hook.kind, hook.event, {"progress": progress, "eta": eta})
+                    queue.enqueue_deliveries(conn, job_id, [snapshot], now)
+            return True
+
+    def job_status(self, job_id: str) -> JobStatus | None:
+        """Only the status: the cheap read a running job's cancel watch repeats."""
+        with read_tx(self._engine) as conn:
+            status = conn.execute(_SELECT_STATUS, {"job_id": job_id}).scalar()
+        return None if status is None else JobStatus(status)
 
     def finish(
         self,
@@ -282,6 +413,33 @@ class Store:
         with read_tx(self._engine) as conn:
             return queue.queue_position(conn, job_id)
 
+    def get_job_placed(self, job_id: str, exact_position: bool = True) -> tuple[Job | None, int | None]:
+        """A job, and (when it is queued and `exact_position`) its exact queue position, in one
+        read."""
+        with read_tx(self._engine) as conn:
+            row = conn.execute(_SELECT_JOB, {"job_id": job_id}).first()
+            if row is None:
+                return None, None
+            job = job_from_row(row)
+            if job.status != JobStatus.QUEUED or not exact_position:
+                return job, None
+            return job, queue.position_of(conn, job.id, job.engine, job.off_peak, job.created_at)
+
+    def position_of(self, job: Job) -> int:
+        """The exact queue position of a job known to be queued (one read, no lookup)."""
+        with read_tx(self._engine) as conn:
+            return queue.position_of(conn, job.id, job.engine, job.off_peak, job.created_at)
+
+    def queued_order(self, engine: str) -> list[tuple[bool, datetime, str]]:
+        """Claim-order keys (off_peak, created_at, id) of the engine's queued jobs, in order."""
+        stmt = (
+            select(jobs.c.off_peak, jobs.c.created_at, jobs.c.id)
+            .where(jobs.c.status == JobStatus.QUEUED, jobs.c.engine == engine)
+            .order_by(jobs.c.off_peak, jobs.c.created_at, jobs.c.id)
+        )
+        with read_tx(self._engine) as conn:
+            return [(bool(o), c, i) for o, c, i in conn.execute(stmt)]
+
     def queue_stats(self) -> dict[str, int]:
         """Jobs per status (lower-case names, all present) and `depth`: jobs waiting to run."""
         with read_tx(self._engine) as conn:
@@ -293,10 +451,19 @@ class Store:
 
     # -- Money ------------------------------------------------------------------------------
 
-    def ledger(self, owner: str) -> list[LedgerLine]:
-        stmt = select(ledger).where(ledger.c.owner == owner).order_by(ledger.c.id)
+    def ledger(self, owner: str, *, limit: int | None = None) -> list[LedgerLine]:
+        """Oldest first; with `limit`, the newest `limit` lines (still oldest first)."""
+        stmt = select(ledger).where(ledger.c.owner == owner)
+        if limit is not None:
+            stmt = select(stmt.order_by(ledger.c.id.desc()).limit(limit).subquery())
         with read_tx(self._engine) as conn:
-            return [ledger_from_row(row) for row in conn.execute(stmt)]
+            rows = sorted(conn.execute(stmt), key=lambda row: row.id)
+        return [ledger_from_row(row) for row in rows]
+
+    def balance(self, owner: str) -> Decimal | None:
+        """What a metered key has left to spend; None when unlimited (or not a stored key)."""
+        with read_tx(self._engine) as conn:
+            return conn.execute(accounts._BALANCE, {"owner": owner}).scalar()
 
     def ledger_total(self, owner: str) -> Decimal:
         """Charges minus refunds, summed exactly in SQL."""
@@ -328,3 +495,38 @@ class Store:
     def deliveries(self, job_id: str) -> list[Delivery]:
         with read_tx(self._engine) as conn:
             return outbox.for_job(conn, job_id)
+
+    # -- Housekeeping -----------------------------------------------------------------------
+
+    def expire_off_peak(self, max_age_s: float, deliveries: DeliveriesFor | None = None) -> list[str]:
+        """Cancel and refund off-peak jobs still queued after `max_age_s`; their ids."""
+        now = utcnow()
+        with read_tx(self._engine) as conn:
+            ids = housekeeping.stale_off_peak(conn, now, max_age_s)
+        expired: list[str] = []
+        for job_id in ids:
+            with write_tx(self._engine) as conn:
+                job = housekeeping.expire_one(conn, job_id, now)
+                if job is not None:
+                    queue.enqueue_deliveries(conn, job.id, deliveries(job) if deliveries else (), now)
+                    expired.append(job.id)
+        return expired
+
+    def purge_candidates(self, retention_s: float, limit: int = 500) -> list[str]:
+        """Final jobs older than the retention period whose files are still kept."""
+        with read_tx(self._engine) as conn:
+            return housekeeping.purge_candidates(conn, utcnow(), retention_s, limit)
+
+    def mark_purged(self, job_id: str) -> bool:
+        """Record that the job's result files are gone (the job itself stays)."""
+        with write_tx(self._engine) as conn:
+            return housekeeping.mark_purged(conn, job_id, utcnow())
+
+    def forget_idempotency_keys(self) -> int:
+        with write_tx(self._engine) as conn:
+            return accounts.forget_expired(conn, utcnow())
+
+    def recent_run_seconds(self, n: int = 50) -> list[float]:
+        """Run times (start to finish) of the last `n` succeeded jobs, newest first."""
+        with read_tx(self._engine) as conn:
+            return housekeeping.recent_run_seconds(conn, n)

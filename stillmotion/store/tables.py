@@ -46,6 +46,10 @@ api_keys = Table(
     Column("key_hash", String(200), nullable=False, unique=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("revoked_at", UTCDateTime()),
+    Column("balance", Money()),  # USD left to spend; NULL: unlimited
+    Column("webhook_secret", String(200)),  # "whsec_..." (Standard Webhooks), shown once
+    Column("rate_per_min", Integer()),  # NULL: the operator's default
+    Column("max_running", Integer()),  # NULL: the operator's default
 )
 
 jobs = Table(
@@ -76,10 +80,14 @@ jobs = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("started_at", UTCDateTime()),
     Column("finished_at", UTCDateTime()),
+    Column("webhook_events", JSON(none_as_null=True)),  # native webhooks: events wanted
+    Column("purged_at", UTCDateTime()),  # result files deleted by retention
     # The claim's WHERE + ORDER BY, the reaper's scan, and per-owner listings.
     Index(None, "status", "engine", "off_peak", "created_at"),
     Index(None, "status", "lease_expires_at"),
     Index(None, "owner", "created_at"),
+    Index(None, "owner", "status"),  # per-key running caps
+    Index(None, "status", "finished_at"),  # retention
 )
 
 ledger = Table(
@@ -112,7 +120,22 @@ deliveries = Table(
     Column("lease_owner", String(200)),
     Column("lease_expires_at", UTCDateTime()),
     Column("created_at", UTCDateTime(), nullable=False),
+    Column("event", String(16), nullable=False, server_default="completed"),
+    Column("payload", JSON(none_as_null=True)),  # a snapshot for start/progress events
+    Column("history", JSON(none_as_null=True)),  # one entry per attempt: the delivery log
     CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
     Index(None, "status", "next_attempt_at"),
     Index(None, "job_id"),
+)
+
+# Idempotency-Key: (owner, key) -> the job it made and a hash of the request that made it.
+idempotency = Table(
+    "idempotency",
+    metadata,
+    Column("owner", String(200), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("job_id", String(64), ForeignKey("jobs.id"), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index(None, "created_at"),
 )

@@ -62,7 +62,7 @@ def test_q2_generate_audio():
     assert "voice_id" not in m.validate(BASE[Q2])
     for v, want in ((True, True), (False, False), ("true", True), ("false", False), ("TRUE", True),
                     ("False", False)):
-        out = m.validate(args(Q2, generate_audio=v, voice_id="v1"))
+        out = m.validate(args(Q2, generate_audio=v, voice_id="female-1"))
         assert out["generate_audio"] is want
     for bad in (1, 0, "yes", "", None, [True], {}, 1.0):
         err = refused(m, args(Q2, generate_audio=bad, voice_id="v1"), "generate_audio")

@@ -16,7 +16,7 @@ import pytest
 from motion_support import affine_fit, flow, make_spec, psnr, render, save_png, textured
 from stillmotion.engines import get_engine
 from stillmotion.engines.base import RenderContext
-from stillmotion.engines.motion import MotionEngine, plan_camera
+from stillmotion.engines.motion import MotionEngine
 from stillmotion.errors import Canceled, GenerationFailed
 from stillmotion.media.imaging import fit_to_frame, load_rgb
 
@@ -90,7 +90,7 @@ def test_pan_and_tilt_move_content_the_named_way(texture: str, prompt: str, axis
 
 
 def test_static_does_not_move(texture: str) -> None:
-    frames = render(MotionEngine(), make_spec(texture, "Static shot, leaves rustle"))
+    frames = render(MotionEngine(), make_spec(texture, "Static shot of a wall"))
     assert all(np.array_equal(frames[0], f) for f in frames)
     assert np.abs(flow(frames[0], frames[-1])).max() < 0.05
 
@@ -100,10 +100,10 @@ def test_unprompted_clip_is_gentle_default_push_in(texture: str) -> None:
     frames = render(MotionEngine(), make_spec(texture, "A quiet lake at dawn"), ctx)
     cam = ctx.metadata["camera"]
     assert ctx.metadata["engine"] == "motion"
-    assert (cam["move"], cam["source"], cam["matched"]) == ("zoom_in", "default", None)
-    assert 0 < cam["amount"] < 0.12
-    a, _ = affine_fit(flow(frames[0], frames[-1]))
-    assert 0 < np.trace(a) < 0.2
+    assert cam["move"] in ("push_in", "drift", "orbit_right") and cam["source"] == "default"
+    assert ctx.metadata["motion"]["source"] == "default"
+    f = flow(frames[0], frames[-1])
+    assert 0.2 < np.linalg.norm(f, axis=-1).mean() < 8.0  # gentle, but moving
 
 
 def test_metadata_reports_the_prompt_plan(texture: str) -> None:
@@ -111,7 +111,7 @@ def test_metadata_reports_the_prompt_plan(texture: str) -> None:
     render(MotionEngine(), make_spec(texture, "The camera zooms in, and the character slowly emerges from the water."), ctx)
     cam = ctx.metadata["camera"]
     assert (cam["move"], cam["source"], cam["matched"]) == ("zoom_in", "prompt", "zooms in")
-    assert cam["amount"] > 0
+    assert ctx.metadata["motion"]["segments"][0]["amount"] > 0
     assert ctx.metadata["mode"] == "pro"
 
 
@@ -120,9 +120,7 @@ def test_zoom_is_smooth_without_jitter(texture: str) -> None:
     spec = make_spec(texture, "zoom in")
     frames = render(MotionEngine(), spec)
     measured = np.array([1 + np.trace(affine_fit(flow(frames[0], f))[0]) / 2 for f in frames])
-    plan = plan_camera("zoom in", spec.num_frames / spec.fps, np.random.default_rng(0))
-    expected = np.array([1 / plan.pose(k / 23, 320, 180)[0, 0] for k in range(24)])
-    assert np.abs(measured - expected).max() < 0.003
+    assert measured[-1] > 1.04
     # Whole-pixel stepping would give second differences ~1/160 here.
     assert np.abs(np.diff(measured, 2)).max() < 0.003
     assert np.all(np.diff(measured) > -0.001)  # monotonic

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 from motion_support import textured
-from stillmotion.engines.motion import PROFILES, plan_camera, prepare_canvas, profile_for
+from stillmotion.engines.motion import PROFILES, plan_motion, profile_for
 from stillmotion.engines.motion.flow import estimate_flows
 from stillmotion.engines.motion.resample import supersample
-from stillmotion.engines.motion.warp import CameraRenderer, cover_scaled
+from stillmotion.engines.motion.scene import prepare_scene
+from stillmotion.engines.motion.warp import cover_scaled
 from stillmotion.media.imaging import fit_to_frame
 
 
@@ -40,19 +41,23 @@ def test_cover_scaled_window_is_fit_to_frame() -> None:
     assert np.array_equal(scaled[y0 : y0 + 180, x0 : x0 + 320], fit_to_frame(img, 320, 180))
 
 
-@pytest.mark.parametrize("prompt", ["zoom out", "pan left", "tilt up", "zoom in", "static"])
-def test_canvas_covers_every_pose(prompt: str) -> None:
+@pytest.mark.parametrize(
+    "prompt", ["zoom out", "pan left", "tilt up", "zoom in", "static", "orbit", "truck right", "roll left", "dolly zoom",
+               "pulls back to reveal", "crane up"],
+)
+def test_canvas_covers_every_layer_pose(prompt: str) -> None:
     img = textured(320, 180, seed=1)
-    plan = plan_camera(f"the camera {prompt} quickly", 5.0, np.random.default_rng(0))
-    canvas, fitted = prepare_canvas(img, plan, 320, 180)
-    h, w = canvas.pixels.shape[:2]
-    renderer = CameraRenderer(canvas, fitted, 320, 180, cv2.INTER_CUBIC)
+    plan = plan_motion(f"the camera {prompt} quickly", 5.0, np.random.default_rng(0))
+    scene = prepare_scene(img, plan, (320, 180), profile_for("turbo"))
+    r = scene.renderer
+    h, w = scene.canvas.shape[:2]
     corners = np.array([[0, 0, 1], [319, 0, 1], [0, 179, 1], [319, 179, 1]], float)
     for t in np.linspace(0, 1, 11):
-        pts = corners @ renderer.matrix(t).T
-        assert pts[:, 0].min() >= 1 and pts[:, 0].max() <= w - 2
-        assert pts[:, 1].min() >= 1 and pts[:, 1].max() <= h - 2
-    assert np.array_equal(renderer.frame(0.0), img)
+        for m in r.matrices(float(t)):
+            pts = corners @ (m / r.k).T
+            assert pts[:, 0].min() >= 1 and pts[:, 0].max() <= w - 2, (prompt, t)
+            assert pts[:, 1].min() >= 1 and pts[:, 1].max() <= h - 2, (prompt, t)
+    assert np.array_equal(r.frame_rgba(0.0)[..., :3], img)
 
 
 def test_flow_finds_a_large_displacement() -> None:

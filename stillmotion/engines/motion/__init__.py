@@ -1,32 +1,35 @@
-"""The `motion` engine: CPU camera moves and start-end morphs from still images.
+"""The `motion` engine: CPU camera moves over depth layers, and start-end morphs, from stills.
 
 Public surface:
 
 - ``MotionEngine``: the Engine (``frames(spec, ctx)`` yields uint8 RGB frames one at a time).
-- ``CameraPlan``, ``plan_camera``, ``find_move``, ``MOVES``: prompt -> camera plan, with
-  ``CameraPlan.pose(t, width, height)`` -> 2x3 affine (output pixel -> fitted-frame point).
+- ``plan_motion``, ``MotionPlan``, ``Segment``: prompt -> timed camera moves and accents.
+- ``MOVES``, ``CameraState``: the move vocabulary (moves.py).
+- ``heuristic_disparity``, ``DepthModel``: depth without and with weights.
 - ``FlowMorph``: bidirectional-flow morph between two fitted frames, ``frame(t)``.
 - ``ModeProfile``, ``PROFILES``, ``profile_for``: what each ``spec.mode`` trades.
 """
 
-from stillmotion.engines.motion.camera import MOVES, CameraPlan, ease_in_out, find_move, plan_camera
+from stillmotion.engines.motion.depth import DepthModel, heuristic_disparity
 from stillmotion.engines.motion.engine import MotionEngine, frame_times
 from stillmotion.engines.motion.modes import PROFILES, ModeProfile, profile_for
 from stillmotion.engines.motion.morph import FlowMorph
-from stillmotion.engines.motion.warp import CameraRenderer, prepare_canvas
+from stillmotion.engines.motion.moves import MOVES, CameraState
+from stillmotion.engines.motion.plan import MotionPlan, Segment, ease, plan_motion
 
 __all__ = [
     "MOVES",
     "PROFILES",
-    "CameraPlan",
-    "CameraRenderer",
+    "CameraState",
+    "DepthModel",
     "FlowMorph",
     "ModeProfile",
     "MotionEngine",
-    "ease_in_out",
-    "find_move",
+    "MotionPlan",
+    "Segment",
+    "ease",
     "frame_times",
-    "plan_camera",
-    "prepare_canvas",
+    "heuristic_disparity",
+    "plan_motion",
     "profile_for",
 ]

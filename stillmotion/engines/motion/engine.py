@@ -1,20 +1,30 @@
-"""MotionEngine: camera moves from the prompt, or a flow morph between start and end frames."""
+"""MotionEngine: depth-layered camera moves from the prompt, or a flow morph between two frames."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
+import cv2
 import numpy as np
 from PIL import Image
 
 from stillmotion.domain import GenerationSpec
 from stillmotion.engines.base import RenderContext
-from stillmotion.engines.motion.camera import ease_in_out, find_move, plan_camera
-from stillmotion.engines.motion.modes import profile_for
+from stillmotion.engines.motion.depth import depth_source
+from stillmotion.engines.motion.effects import Effects, effects_in
+from stillmotion.engines.motion.modes import ModeProfile, profile_for
 from stillmotion.engines.motion.morph import FlowMorph
-from stillmotion.engines.motion.warp import CameraRenderer, prepare_canvas
+from stillmotion.engines.motion.parallax import layer_matrix
+from stillmotion.engines.motion.plan import MotionPlan, ease, plan_motion
+from stillmotion.engines.motion.scene import prepare_scene
+from stillmotion.engines.motion.style import style_for
 from stillmotion.errors import GenerationFailed
 from stillmotion.media.imaging import fit_to_frame, load_rgb
+
+UNRELATED_RATIO = 0.5  # flow-compensated error / plain error above this...
+UNRELATED_MIN_ERROR = 20.0  # ...and this many grey levels of error left after the flow: unrelated frames
 
 
 def _load(path: str, field: str) -> np.ndarray:
@@ -36,29 +46,30 @@ def rng_for(seed: int) -> np.random.Generator:
     return np.random.default_rng(int(seed) % (2**64))
 
 
-class _EasedMorph:
-    """The morph played with ease-in/ease-out timing (t=0.5 is still the midpoint)."""
+def _default_depth_dir() -> str | None:
+    from stillmotion.settings import Settings
 
-    def __init__(self, morph: FlowMorph) -> None:
-        self.morph = morph
-
-    def frame(self, t: float) -> np.ndarray:
-        return self.morph.frame(ease_in_out(t))
-
-    def close(self) -> None:
-        self.morph.close()
+    value = Settings().depth_model_dir
+    return str(value) if value else None
 
 
 class MotionEngine:
-    """CPU engine: no weights, deterministic for a given spec.
+    """CPU engine: no weights needed, deterministic for a given spec.
 
-    With only ``spec.image``: a smooth camera move parsed from the prompt (see camera.py for
-    the vocabulary and direction conventions), rendered by sub-pixel affine warps of a
-    canvas prepared once. With ``spec.image_tail`` too: a bidirectional-flow morph from the
-    image to the tail (see morph.py). ``spec.mode`` picks a quality/speed profile (modes.py).
+    With only ``spec.image``: the prompt's motion plan (plan.py) rendered over depth layers
+    (scene.py, parallax.py), with procedural effects (effects.py) and the optional style
+    (style.py). With ``spec.image_tail`` too: a bidirectional-flow morph (morph.py), with the
+    prompt's camera move as a rise-and-settle overlay so both end frames stay exact.
+    ``spec.mode`` picks a quality/speed profile (modes.py). ``depth_model_dir``: a local
+    Depth Anything V2 checkpoint used instead of the heuristic depth (default: the setting).
     """
 
     name = "motion"
+
+    def __init__(self, depth_model_dir: str | Path | None = None, *, use_settings: bool = True) -> None:
+        if depth_model_dir is None and use_settings:
+            depth_model_dir = _default_depth_dir()
+        self.depth_model_dir = str(depth_model_dir) if depth_model_dir else None
 
     def frames(self, spec: GenerationSpec, ctx: RenderContext) -> Iterator[np.ndarray]:
         if spec.num_frames < 1 or spec.width < 2 or spec.height < 2:
@@ -66,35 +77,83 @@ class MotionEngine:
         ctx.check()
         profile = profile_for(spec.mode)
         ctx.metadata.update({"engine": self.name, "mode": profile.name})
-        renderer = self._morph(spec, ctx) if spec.image_tail else self._camera(spec, ctx)
+        render = self._morph(spec, ctx, profile) if spec.image_tail else self._camera(spec, ctx, profile)
         try:
             for t in frame_times(spec.num_frames):
                 ctx.check()
-                yield renderer.frame(t)
+                yield render(t)
         finally:
-            renderer.close()
+            close = getattr(render, "close", None)
+            if close:
+                close()
 
-    def _camera(self, spec: GenerationSpec, ctx: RenderContext) -> CameraRenderer:
-        profile = profile_for(spec.mode)
+    def _plan(self, spec: GenerationSpec, ctx: RenderContext) -> MotionPlan:
+        return plan_motion(spec.prompt, spec.num_frames / max(spec.fps, 1), rng_for(spec.seed), tuple(ctx.beats))
+
+    def _camera(self, spec: GenerationSpec, ctx: RenderContext, profile: ModeProfile):
         image = _load(spec.image, "image")
-        plan = plan_camera(spec.prompt, spec.num_frames / max(spec.fps, 1), rng_for(spec.seed))
-        canvas, plan = prepare_canvas(image, plan, spec.width, spec.height)
-        camera = plan.describe()
-        camera["synthetic_margin_px"] = list(canvas.synthetic_margin)
-        ctx.metadata["camera"] = camera
-        return CameraRenderer(canvas, plan, spec.width, spec.height, profile.warp_interp)
+        size = (spec.width, spec.height)
+        plan = self._plan(spec, ctx)
+        depth_kind, depth_fn = depth_source(self.depth_model_dir)
+        scene = prepare_scene(image, plan, size, profile, depth_fn, style_for(spec.style, profile.anime_scale))
+        ctx.check()
+        x0, y0 = scene.origin
+        fitted = scene.canvas[y0 : y0 + spec.height, x0 : x0 + spec.width]
+        effects = Effects(effects_in(spec.prompt), fitted, plan.seconds, profile.effect_scale, spec.seed)
+        ctx.metadata["motion"] = {
+            **scene.plan.describe(), "depth": {"source": depth_kind, **scene.info},
+            "effects": effects.describe(), "style": spec.style or "general",
+        }
+        ctx.metadata["camera"] = _camera_summary(scene.plan)
+        renderer = scene.renderer
+        background = renderer.disparities[0]
 
-    def _morph(self, spec: GenerationSpec, ctx: RenderContext) -> _EasedMorph:
-        profile = profile_for(spec.mode)
-        head = fit_to_frame(_load(spec.image, "image"), spec.width, spec.height)
-        tail = fit_to_frame(_load(spec.image_tail or "", "image_tail"), spec.width, spec.height)
+        def render(t: float) -> np.ndarray:
+            rgba = renderer.frame_rgba(t)
+            if effects.names:
+                effects.apply(rgba, t, layer_matrix(scene.plan.state(t), background, size, renderer.pivot))
+            return cv2.cvtColor(rgba, cv2.COLOR_RGBA2RGB)
+
+        return render
+
+    def _morph(self, spec: GenerationSpec, ctx: RenderContext, profile: ModeProfile):
+        size = (spec.width, spec.height)
+        head = fit_to_frame(_load(spec.image, "image"), *size)
+        tail = fit_to_frame(_load(spec.image_tail or "", "image_tail"), *size)
         ctx.check()
         morph = FlowMorph(head, tail, profile)
-        ctx.metadata["morph"] = morph.describe()
-        named = find_move(spec.prompt or "")
-        ctx.metadata["camera"] = {
-            "move": "none",
-            "source": "start_end",
-            "prompt_move": named.move if named else None,  # noted; v1 does not apply it to morphs
-        }
-        return _EasedMorph(morph)
+        unrelated = morph.residual > UNRELATED_MIN_ERROR and morph.residual > UNRELATED_RATIO * morph.plain_error
+        info = morph.describe()
+        if unrelated:
+            info.update(method="crossfade", reason="unrelated frames: flow explains too little of the change")
+        ctx.metadata["morph"] = info
+        plan = self._plan(spec, ctx)
+        moving = any(s.amount > 0 for s in plan.segments) and plan.source == "prompt"
+        plan = MotionPlan(plan.segments, plan.seconds, plan.source, plan.accents, plan.accent_source, envelope="bump")
+        ctx.metadata["motion"] = {**plan.describe(), "applied": moving, "transition": "crossfade" if unrelated else "flow_morph"}
+        ctx.metadata["camera"] = {**_camera_summary(plan), "source": "start_end", "prompt_move": _camera_summary(plan)["move"] if plan.source == "prompt" else None}
+
+        def render(t: float) -> np.ndarray:
+            if unrelated:
+                e = ease(t)
+                frame = cv2.addWeighted(head, 1.0 - e, tail, e, 0.0) if 0.0 < t < 1.0 else (head if t <= 0 else tail).copy()
+            else:
+                frame = morph.frame(t)
+            if moving and 0.0 < t < 1.0:
+                m = layer_matrix(plan.state(t), 0.5, size, 0.5)
+                frame = cv2.warpAffine(frame, m, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT_101)
+            return frame
+
+        render.close = morph.close  # type: ignore[attr-defined]
+        return render
+
+
+def _camera_summary(plan: MotionPlan) -> dict[str, Any]:
+    """The first move, for quick reading (the full plan is metadata["motion"])."""
+    first = plan.segments[0] if plan.segments else None
+    return {
+        "move": first.moves[0] if first else "static",
+        "source": plan.source,
+        "speed": first.speed if first else "normal",
+        "matched": first.matched if first else None,
+    }

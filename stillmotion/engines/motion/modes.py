@@ -1,24 +1,22 @@
 """Quality/speed profiles selected by `GenerationSpec.mode`.
 
-Each profile is a handful of knobs read by the warp and morph code; nothing else in the
-engine branches on the mode name. Unknown or missing modes get ``pro``.
+Each profile is a handful of knobs read by the scene, warp, effects and morph code; nothing
+else in the engine branches on the mode name. Unknown or missing modes get ``pro``. Depth,
+parallax, effects and morphs run in every mode: the modes trade the resolution of internal
+computations.
 
-- ``pro`` (best): camera moves warped with bicubic interpolation. Morphs estimate optical
-  flow on the full-resolution frames (DIS "medium", ORB matching on up to 1280 px) and
-  resample from 2x Lanczos-supersampled sources, which matches per-frame bicubic quality at
-  a third of its cost (resample.py).
-- ``pro-fast`` (middle): the same bicubic camera warp as ``pro`` (it is cheap); morph flow at
-  half resolution with DIS "fast" and bilinear resampling. Slightly softer morph frames and
-  motion boundaries; morphs render about 1.6x as fast as in ``pro``.
-- ``turbo`` (fastest): bilinear everywhere; morph flow at quarter resolution with DIS
-  "ultrafast", splatted on a coarser grid. Softer frames and rougher edges around moving
-  subjects; camera moves about 2.3x and morphs about 2.2x as fast as in ``pro``.
+- ``pro`` (best): depth at 384 px, 4 depth layers, each warped bilinearly from a 2x
+  Lanczos-supersampled copy (near-bicubic sharpness at about a third of bicubic's cost, see
+  resample.py), fills and effect fields at half of 720p. Morphs estimate flow on full-resolution
+  frames (DIS "medium", ORB matching on up to 1280 px) and resample from 2x copies.
+- ``pro-fast`` (middle): depth at 256 px, 3 layers warped bilinearly, fields at a third; morph
+  flow at half resolution with DIS "fast".
+- ``turbo`` (fastest): depth at 160 px, 2 layers, fields at a quarter; morph flow at quarter
+  resolution with DIS "ultrafast", splatted on a coarser grid.
 
-Measured with ``python -m stillmotion.engines.motion.bench`` (1280x720, 120 frames, 2 cores):
-camera moves ~100 fps (pro, pro-fast) and ~230 fps (turbo); morphs ~31, ~50 and ~68 fps.
-
-Lanczos straight in cv2.warpAffine would be sharper still for camera moves, but costs ~4x
-bicubic and would break the 60 fps-at-720p budget, so no mode uses it per frame.
+Figures: ``python -m stillmotion.engines.motion.bench [--clips]`` and docs/motion.md. Lanczos
+straight in cv2.warpAffine (or bicubic, ~9x bilinear at 720p) would be sharper still but far
+too slow per frame, so no mode uses it.
 """
 
 from __future__ import annotations
@@ -40,6 +38,13 @@ class ModeProfile:
     flow_max_side: int  # cap on the flow image's longer side, whatever the frame size
     features: int  # ORB keypoints per frame for large-displacement matching
     feature_max_side: int  # cap on the longer side of the image features are found on
+    depth_max_side: int = 320  # heuristic depth is estimated at most this many pixels long
+    layer_count: int = 3  # depth layers that slide over each other
+    node_step: int = 8  # output pixels between the camera map's nodes
+    parallax_supersample: int = 1  # 2: layers remapped from a 2x Lanczos copy (near-bicubic)
+    fill_scale: float = 0.25  # resolution at which disoccluded background is extended
+    effect_scale: float = 0.25  # resolution of the procedural effects' fields
+    anime_scale: float = 0.5  # resolution of the anime style's smoothing
 
 
 PROFILES: dict[str, ModeProfile] = {
@@ -54,10 +59,17 @@ PROFILES: dict[str, ModeProfile] = {
         flow_max_side=1920,
         features=2000,
         feature_max_side=1280,
+        depth_max_side=384,
+        layer_count=4,
+        node_step=8,
+        parallax_supersample=2,
+        fill_scale=0.5,
+        effect_scale=0.5,
+        anime_scale=1.0,
     ),
     "pro-fast": ModeProfile(
         name="pro-fast",
-        warp_interp=cv2.INTER_CUBIC,
+        warp_interp=cv2.INTER_LINEAR,
         morph_interp=cv2.INTER_LINEAR,
         morph_supersample=1,
         flow_scale=0.5,
@@ -66,6 +78,13 @@ PROFILES: dict[str, ModeProfile] = {
         flow_max_side=1280,
         features=1500,
         feature_max_side=960,
+        depth_max_side=256,
+        layer_count=3,
+        node_step=16,
+        parallax_supersample=1,
+        fill_scale=0.33,
+        effect_scale=0.33,
+        anime_scale=0.5,
     ),
     "turbo": ModeProfile(
         name="turbo",
@@ -78,6 +97,13 @@ PROFILES: dict[str, ModeProfile] = {
         flow_max_side=640,
         features=1000,
         feature_max_side=640,
+        depth_max_side=160,
+        layer_count=2,
+        node_step=16,
+        parallax_supersample=1,
+        fill_scale=0.25,
+        effect_scale=0.25,
+        anime_scale=0.5,
     ),
 }
 

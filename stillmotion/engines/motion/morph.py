@@ -200,6 +200,18 @@ class _Sizes:
         )
 
 
+def _match_errors(head: np.ndarray, tail: np.ndarray, forward: np.ndarray, size: tuple[int, int]) -> tuple[float, float]:
+    """Mean grey error between head and tail after following the flow, and without it.
+
+    When the flow explains little of the difference the two frames show unrelated scenes.
+    """
+    ga = cv2.resize(cv2.cvtColor(head, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    gb = cv2.resize(cv2.cvtColor(tail, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    gy, gx = np.mgrid[0 : size[1], 0 : size[0]].astype(np.float32)
+    warped = cv2.remap(gb, gx + forward[..., 0], gy + forward[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return float(np.abs(ga - warped).mean()), float(np.abs(ga - gb).mean())
+
+
 class FlowMorph:
     """Renders the morph between two fitted frames of the same size at any t in [0, 1].
 
@@ -224,6 +236,7 @@ class FlowMorph:
             self.close()
             raise
         self.layers = pair.layers
+        self.residual, self.plain_error = _match_errors(head, tail, pair.forward, sizes.flow)
         f_ab = _resize_flow(pair.forward, sizes.grid)
         f_ba = _resize_flow(pair.backward, sizes.grid)
         self.mean_motion = float(np.linalg.norm(f_ab, axis=-1).mean() * width / sizes.grid[0])
@@ -276,6 +289,8 @@ class FlowMorph:
     def describe(self) -> dict[str, Any]:
         return {
             "method": "bidirectional_flow",
+            "match_error": round(self.residual, 2),
+            "plain_error": round(self.plain_error, 2),
             "flow": "orb_layers+dis",
             "motion_layers": self.layers,
             "flow_size": list(self.sizes.flow),

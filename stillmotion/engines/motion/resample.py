@@ -33,6 +33,15 @@ def supersample(img: np.ndarray, factor: int) -> np.ndarray:
     h, w = img.shape[:2]
     rest = img.shape[2:]
     half_x = cv2.sepFilter2D(img, -1, _HALF.reshape(1, -1), _ONE, anchor=(3, 0), borderType=cv2.BORDER_REFLECT_101)
-    wide = np.stack([img, half_x], axis=2).reshape(h, 2 * w, *rest)
+    wide = _interleave_columns(img, half_x)
     half_y = cv2.sepFilter2D(wide, -1, _ONE, _HALF.reshape(-1, 1), anchor=(0, 3), borderType=cv2.BORDER_REFLECT_101)
     return np.stack([wide, half_y], axis=1).reshape(2 * h, 2 * w, *rest)
+
+
+def _interleave_columns(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Columns a0 b0 a1 b1 ...; RGBA bytes are moved as one 32-bit word per pixel (faster)."""
+    h, w = a.shape[:2]
+    if a.dtype == np.uint8 and a.ndim == 3 and a.shape[2] == 4 and a.flags.c_contiguous and b.flags.c_contiguous:
+        words = np.stack([a.view(np.uint32)[..., 0], b.view(np.uint32)[..., 0]], axis=2)
+        return words.reshape(h, 2 * w).view(np.uint8).reshape(h, 2 * w, 4)
+    return np.stack([a, b], axis=2).reshape(h, 2 * w, *a.shape[2:])

@@ -1,0 +1,52 @@
+"""Operator endpoints: /readyz (can this process take and keep jobs) and /metrics (Prometheus)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from stillmotion.api.common import json_response, runtime
+from stillmotion.observability import render_metrics
+
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def _checks(request: Request) -> dict[str, str]:
+    rt = runtime(request)
+    out: dict[str, str] = {}
+    try:
+        rt.store.queue_stats()
+        out["database"] = "ok"
+    except Exception as exc:  # reported, not raised: readiness is an answer, not an error
+        out["database"] = f"error: {type(exc).__name__}"
+    probe = rt.artifacts.path(f"outputs/.ready-{secrets.token_hex(4)}")
+    try:
+        probe.write_bytes(b"")
+        os.unlink(probe)
+        out["storage"] = "ok"
+    except OSError as exc:
+        out["storage"] = f"error: {exc.strerror or type(exc).__name__}"
+    return out
+
+
+async def readyz(request: Request) -> Response:
+    checks = await anyio.to_thread.run_sync(_checks, request)
+    ready = all(v == "ok" for v in checks.values())
+    return json_response({"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503)
+
+
+async def metrics(request: Request) -> Response:
+    store = runtime(request).store
+    body = await anyio.to_thread.run_sync(render_metrics, store.queue_stats)
+    return Response(body, media_type=PROMETHEUS_TEXT)
+
+
+routes = [
+    Route("/readyz", readyz, methods=["GET"]),
+    Route("/metrics", metrics, methods=["GET"]),
+]

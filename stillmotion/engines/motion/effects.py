@@ -1,0 +1,262 @@
+"""Life in the scene: procedural effects chosen from the prompt, each on its own region.
+
+| effect  | prompt words (any)                          | region                          | how                               |
+| clouds  | cloud(s), sky, cloudscape                   | sky (bright, smooth, top)       | drifting fbm wisps, lightened in  |
+| shimmer | water, lake, sea, ocean, river, waves, ...  | water (blue/cyan, lower part)   | ripple displacement + glints      |
+| sway    | tree(s), leaves, foliage, grass, wind, ...  | foliage (green)                 | slow sideways displacement        |
+| flicker | fire, flame(s), candle, torch, neon, lights | warm bright areas               | brightness noise                  |
+| snow / rain / dust | snow(ing), rain(ing), dust, particles, embers, ... | whole frame   | seeded particles, drawn each frame |
+
+Every effect is a smooth function of time (sums of sines, noise translated sub-pixel, particles
+on straight or sinusoidal paths), seeded from the clip's seed, and ramps in over the first
+0.6 s so frame 0 stays the input. Fields are computed at ``profile.effect_scale`` of a 720p frame
+(so a 1080p frame gets the same field grid as a 720p one) and upsampled;
+region masks are found once on the fitted frame and follow the background layer's motion.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from stillmotion.engines.motion.depth import sky_mask
+
+RAMP_S = 0.6
+FIELD_REFERENCE = 1280  # `scale` is a fraction of a frame this long (720p); larger frames upsample more
+_WORDS = {
+    "clouds": r"clouds?|cloudy|cloudscape|sky|skies",
+    "shimmer": r"water|lake|sea|ocean|river|waves?|pond|stream|pool|reflections?|shore|beach",
+    "sway": r"trees?|leaves|leaf|foliage|grass|forest|wind|breeze|branches|plants?|flowers?|palms?",
+    "flicker": r"fire|flames?|candles?|campfire|torch(?:es)?|fireplace|flicker(?:s|ing)?|neon|lanterns?|lights",
+    "snow": r"snow|snowing|snowfall|snowflakes?|blizzard",
+    "rain": r"rain|raining|rainy|drizzle|downpour|storm",
+    "dust": r"dust|particles|motes|sparkles?|embers|fireflies|pollen|magic",
+}
+PATTERNS = {name: re.compile(rf"\b(?:{words})\b", re.IGNORECASE) for name, words in _WORDS.items()}
+PARTICLES = {"snow": 260, "rain": 320, "dust": 140}  # per 1280x720, scaled by area
+
+
+def effects_in(prompt: str | None) -> list[str]:
+    """Effect names the prompt asks for, in a fixed order."""
+    return [name for name, rx in PATTERNS.items() if rx.search(prompt or "")]
+
+
+def _hsv_mask(small: np.ndarray, name: str) -> np.ndarray:
+    hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV).astype(np.float32)
+    hue, sat, val = hsv[..., 0], hsv[..., 1] / 255, hsv[..., 2] / 255
+    h = small.shape[0]
+    ys = np.linspace(0, 1, h, dtype=np.float32)[:, None]
+    if name == "shimmer":
+        m = (hue >= 80) & (hue <= 130) & (sat > 0.12) & (val > 0.12) & (ys > 0.3)
+        if m.mean() < 0.01:  # no blue water found: the lower part of the frame
+            m = np.broadcast_to(ys > 0.7, m.shape)
+    elif name == "sway":
+        m = (hue >= 30) & (hue <= 90) & (sat > 0.2) & (val > 0.12)
+    elif name == "flicker":
+        m = ((hue < 25) | (hue > 165)) & (sat > 0.35) & (val > 0.55)
+    else:
+        m = np.ones_like(hue, bool)
+    return cv2.GaussianBlur(m.astype(np.float32), (0, 0), 1.5)
+
+
+def _fbm(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """Tileable-enough smooth noise in [0, 1] (octaves of upsampled random grids)."""
+    out = np.zeros((h, w), np.float32)
+    for octave, amp in ((4, 0.5), (8, 0.3), (16, 0.2)):
+        grid = rng.random((max(2, h * octave // w + 1), octave)).astype(np.float32)
+        grid = np.hstack([grid, grid[:, :1]])  # wrap horizontally
+        out += amp * cv2.resize(grid, (w + w // octave, h), interpolation=cv2.INTER_CUBIC)[:, :w]
+    return np.clip(out, 0, 1)
+
+
+@dataclass
+class _Particles:
+    kind: str
+    pos: np.ndarray  # (n, 2) start positions in output pixels (wrapping domain)
+    vel: np.ndarray  # (n, 2) pixels per second
+    size: np.ndarray  # (n,) radius / streak length
+    phase: np.ndarray  # (n,)
+    bright: np.ndarray  # (n,)
+
+
+class Effects:
+    """Per-frame application of the chosen effects to an RGBA output frame (in place)."""
+
+    def __init__(self, names: list[str], fitted: np.ndarray, seconds: float, scale: float, seed: int) -> None:
+        h, w = fitted.shape[:2]
+        self.size = (w, h)
+        self.names = names
+        self.seconds = seconds
+        self.rng = np.random.default_rng(seed + 7919)
+        scale = min(scale, scale * FIELD_REFERENCE / max(w, h))  # above 720p, fields stay at 720p's size
+        sw, sh = max(16, round(w * scale)), max(16, round(h * scale))
+        self.small_size = (sw, sh)
+        small = cv2.resize(fitted, (sw, sh), interpolation=cv2.INTER_AREA)
+        self.masks: dict[str, np.ndarray] = {}
+        for name in names:
+            if name == "clouds":
+                m = sky_mask(small)
+                if m.mean() < 0.01:
+                    ys = np.linspace(0, 1, sh, dtype=np.float32)[:, None]
+                    m = np.broadcast_to(np.clip((0.35 - ys) / 0.15, 0, 1), (sh, sw)).copy()
+                self.masks[name] = m
+            elif name in ("shimmer", "sway", "flicker"):
+                self.masks[name] = _hsv_mask(small, name)
+        self.clouds = _fbm(self.rng, sh, sw * 2) if "clouds" in names else None
+        self.phase = self.rng.uniform(0, 2 * math.pi, (sh, sw)).astype(np.float32)
+        self.phase = cv2.GaussianBlur(self.phase, (0, 0), 3.0)
+        self.flicker_noise = self.rng.uniform(0, 2 * math.pi, 6)
+        self.particles = [self._spawn(k) for k in names if k in PARTICLES]
+        ys, xs = np.mgrid[0:sh, 0:sw].astype(np.float32)
+        self.gx, self.gy = xs, ys
+        self.layer = np.zeros((h, w, 4), np.uint8) if self.particles else None
+
+    def describe(self) -> list[dict[str, Any]]:
+        out = []
+        for name in self.names:
+            m = self.masks.get(name)
+            out.append({"name": name, "region": _REGION[name], "share": round(float(m.mean()), 3) if m is not None else 1.0})
+        return out
+
+    def _spawn(self, kind: str) -> _Particles:
+        w, h = self.size
+        n = max(8, round(PARTICLES[kind] * w * h / (1280 * 720)))
+        r = self.rng
+        unit = h / 720.0
+        pos = r.uniform(0, 1, (n, 2)) * [w * 1.2, h * 1.2] - [w * 0.1, h * 0.1]
+        if kind == "snow":
+            vel = np.stack([r.normal(8, 6, n), r.uniform(35, 80, n)], 1) * unit
+            size = r.uniform(1.0, 3.2, n) * unit
+        elif kind == "rain":
+            vel = np.stack([np.full(n, 90.0), r.uniform(700, 1000, n)], 1) * unit
+            size = r.uniform(10, 22, n) * unit
+        else:
+            vel = r.normal(0, 6, (n, 2)) * unit
+            size = r.uniform(0.8, 2.0, n) * unit
+        return _Particles(kind, pos, vel, size, r.uniform(0, 2 * math.pi, n), r.uniform(0.4, 1.0, n))
+
+    def apply(self, frame: np.ndarray, t: float, background: np.ndarray) -> None:
+        """Add the effects at normalised time t to `frame` (RGBA uint8, modified in place).
+
+        `background` is the 2x3 map from output to fitted-frame pixels of the farthest layer,
+        so region masks stay on their content while the camera moves. Each region effect is
+        computed over the box where its own mask is non-zero only (its fields on the small grid,
+        and the full-resolution upsampling, displacement, gain or light), one after the other.
+        """
+        secs = float(t * self.seconds)
+        ramp = min(1.0, secs / RAMP_S)
+        ramp = ramp * ramp * (3 - 2 * ramp)
+        if ramp <= 0.0 or not self.names:
+            return
+        sw, sh = self.small_size
+        w, h = self.size
+        to_small = np.diag([sw / w, sh / h, 1.0])
+        m_small = (to_small @ np.vstack([background, [0, 0, 1]]) @ np.linalg.inv(to_small))[:2]
+        masks = {k: cv2.warpAffine(v, m_small, (sw, sh), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                   borderMode=cv2.BORDER_REPLICATE) for k, v in self.masks.items()}
+        for name, mask in masks.items():  # each region effect only over its own region's box
+            box = _mask_box(mask, (sw, sh), (w, h))
+            if box is not None:
+                self._regional(frame, name, mask, box, secs, ramp)
+        if self.particles:  # light particles: drawn on a black layer, added (never darken)
+            self.layer[...] = 0
+            for p in self.particles:
+                self._draw(self.layer, p, secs, ramp)
+            cv2.add(frame, self.layer, dst=frame)
+
+    def _regional(self, frame: np.ndarray, name: str, mask: np.ndarray, box, secs: float, ramp: float) -> None:
+        """One region effect (displacement, flicker gain or light), inside `box` only."""
+        (sx0, sy0, sx1, sy1), (x0, y0, x1, y1) = box
+        sw, sh = self.small_size
+        w, h = self.size
+        cut = (slice(sy0, sy1), slice(sx0, sx1))
+        m = mask[cut] * ramp
+        gx, gy, phase = self.gx[cut], self.gy[cut], self.phase[cut]
+        dx = dy = light = gain = None
+        unit = h / 720.0
+        if name == "shimmer":
+            wave = np.sin(gy * (0.9 * 720 / h / unit * sh / 180) + secs * 2.6 + phase * 2.0)
+            dx = m * (1.6 * unit * (sw / w)) * wave
+            dy = m * (0.8 * unit * (sh / h)) * np.sin(gx * 0.21 + secs * 1.9 + phase)
+            light = m * 0.22 * np.clip(np.sin(gx * 0.5 + gy * 0.9 + secs * 3.1 + 3 * phase) - 0.7, 0, 1)
+        elif name == "sway":
+            dx = m * (2.2 * unit * (sw / w)) * np.sin(secs * 1.3 + phase * 0.8 + gy * 0.02)
+            dy = np.zeros_like(dx)
+        elif name == "clouds" and self.clouds is not None:
+            shift = (secs * 0.02 * sw) % sw
+            c = cv2.warpAffine(self.clouds, np.float64([[1, 0, shift + sx0], [0, 1, sy0]]), (sx1 - sx0, sy1 - sy0),
+                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_WRAP)
+            light = m * (0.45 * 2.0) * np.clip(c - 0.45, 0, 1)
+        elif name == "flicker":
+            f = self.flicker_noise
+            wob = sum(0.5 ** i * math.sin(secs * (5.3 + 3.7 * i) + f[i]) for i in range(3)) / 1.75
+            gain = 1.0 + m * (0.10 * wob + 0.05 * np.sin(phase * 3 + secs * 7.1))
+        roi = frame[y0:y1, x0:x1]
+
+        def up(field: np.ndarray) -> np.ndarray:
+            return cv2.resize(field.astype(np.float32), (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+
+        if dx is not None and dy is not None:
+            off = up(cv2.merge([dx.astype(np.float32) * np.float32(w / sw), dy.astype(np.float32) * np.float32(h / sh)]))
+            cv2.remap(roi.copy(), off, None, cv2.INTER_LINEAR | cv2.WARP_RELATIVE_MAP, dst=roi, borderMode=cv2.BORDER_REFLECT_101)
+        if gain is not None:
+            # the frame's alpha is 255 and dropped after the effects, so it may be scaled too
+            cv2.multiply(roi, cv2.cvtColor(up(gain), cv2.COLOR_GRAY2RGBA), dst=roi, dtype=cv2.CV_8U)
+        if light is not None:  # screen: frame + (255 - frame) * light
+            small8 = (np.clip(light, 0, 1) * np.float32(255.0) + np.float32(0.5)).astype(np.uint8)
+            a8 = cv2.resize(cv2.cvtColor(small8, cv2.COLOR_GRAY2RGBA), (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+            cv2.add(roi, cv2.multiply(cv2.bitwise_not(roi), a8, scale=1.0 / 255.0), dst=roi)
+
+    def _draw(self, frame: np.ndarray, p: _Particles, secs: float, ramp: float) -> None:
+        w, h = self.size
+        span = np.array([w * 1.2, h * 1.2])
+        pos = p.pos + p.vel * secs
+        if p.kind == "snow":
+            pos[:, 0] += np.sin(secs * 1.1 + p.phase) * 6 * h / 720
+        elif p.kind == "dust":
+            pos += np.stack([np.sin(secs * 0.7 + p.phase), np.cos(secs * 0.5 + 2 * p.phase)], 1) * 5 * h / 720
+        pos = (pos + [w * 0.1, h * 0.1]) % span - [w * 0.1, h * 0.1]
+        shift = 4
+        for (x, y), size, br, ph in zip(pos, p.size, p.bright, p.phase):
+            level = br * ramp * (0.75 + 0.25 * math.sin(secs * 2.0 + ph) if p.kind == "dust" else 1.0)
+            base = (235, 235, 240) if p.kind != "rain" else (110, 115, 125)
+            colour = tuple(int(c * level) for c in base) + (0,)
+            if p.kind == "rain":
+                dx, dy = 0.09 * size, size
+                cv2.line(frame, (int(x * 16), int(y * 16)), (int((x - dx) * 16), int((y - dy) * 16)), colour, 1, cv2.LINE_AA, shift)
+            else:
+                cv2.circle(frame, (int(x * 16), int(y * 16)), max(1, int(size * 16)), colour, -1, cv2.LINE_AA, shift)
+
+
+def _mask_box(mask: np.ndarray, small: tuple[int, int], full: tuple[int, int]):
+    """Small-grid box and full-resolution box (x0, y0, x1, y1) where the mask exceeds 1e-3
+    (with a margin), or None when it is empty this frame. Along an axis whose size is not a
+    whole multiple of the small grid's, the box spans the whole axis, so that resizing the
+    box's fields samples exactly where resizing the whole frame's would."""
+    on = mask > 1e-3
+    rows = np.flatnonzero(on.any(axis=1))
+    if len(rows) == 0:
+        return None
+    cols = np.flatnonzero(on.any(axis=0))
+    out_small, out_full = [], []
+    for lo, hi, n_small, n_full in ((cols[0], cols[-1], small[0], full[0]), (rows[0], rows[-1], small[1], full[1])):
+        if n_full % n_small:
+            out_small.append((0, n_small))
+            out_full.append((0, n_full))
+            continue
+        r = n_full // n_small
+        s0, s1 = max(0, int(lo) - 2), min(n_small, int(hi) + 3)
+        out_small.append((s0, s1))
+        out_full.append((s0 * r, s1 * r))
+    (sx0, sx1), (sy0, sy1) = out_small
+    (x0, x1), (y0, y1) = out_full
+    return (sx0, sy0, sx1, sy1), (x0, y0, x1, y1)
+
+
+_REGION = {"clouds": "sky", "shimmer": "water", "sway": "foliage", "flicker": "warm_lights",
+           "snow": "frame", "rain": "frame", "dust": "frame"}

@@ -1,0 +1,83 @@
+"""Per-clip preparation for camera moves: canvas, disparity, layers and the renderer.
+
+The canvas keeps the real image content the plan can reach beyond the fitted frame (an input
+wider than the frame gives a pan real pixels) and adds a soft mirrored margin for whatever
+the plan needs beyond the image (see warp.py). Disparity is estimated once on the canvas.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from stillmotion.engines.motion.depth import DepthFn, heuristic_disparity
+from stillmotion.engines.motion.layers import build_layers
+from stillmotion.engines.motion.modes import ModeProfile
+from stillmotion.engines.motion.parallax import KERNEL_GUARD, ParallaxRenderer, compensated, has_parallax, plan_reach
+from stillmotion.engines.motion.plan import MotionPlan
+from stillmotion.engines.motion.warp import soft_pad, cover_scaled, real_margins
+
+PIVOT_REGION = 0.5  # central share of the frame whose disparity the subject is taken from
+
+
+@dataclass
+class Scene:
+    renderer: ParallaxRenderer
+    canvas: np.ndarray  # RGB, the source every layer came from (after style)
+    disparity: np.ndarray  # full canvas resolution, float32 in [0, 1]
+    origin: tuple[int, int]
+    plan: MotionPlan
+    info: dict[str, Any]
+
+
+def subject_disparity(disparity: np.ndarray) -> float:
+    """The disparity the orbit and dolly zoom keep still: the nearer part of the centre."""
+    h, w = disparity.shape
+    m = (1 - PIVOT_REGION) / 2
+    centre = disparity[int(h * m) : int(h * (1 - m)) + 1, int(w * m) : int(w * (1 - m)) + 1]
+    return float(np.percentile(centre, 70))
+
+
+def prepare_scene(
+    image: np.ndarray, plan: MotionPlan, size: tuple[int, int], profile: ModeProfile,
+    depth_fn: DepthFn | None = None, style=None,
+) -> Scene:
+    """Everything a clip's camera frames need; `style(rgb) -> rgb` restyles the canvas once."""
+    w, h = size
+    scaled, origin = cover_scaled(image, w, h)
+    fitted_disp = _disparity(scaled[origin[1] : origin[1] + h, origin[0] : origin[0] + w], depth_fn, profile)
+    pivot = subject_disparity(fitted_disp)
+    margins = real_margins(scaled.shape, origin, w, h)
+    plan, comp = compensated(plan, size, pivot, margins)
+    reach = [math.ceil(r) + KERNEL_GUARD for r in plan_reach(plan, size, pivot)]
+    keep = [min(m, r) for m, r in zip(margins, reach)]
+    x0, y0 = origin
+    crop = scaled[y0 - keep[1] : y0 + h + keep[3], x0 - keep[0] : x0 + w + keep[2]]
+    synthetic = tuple(max(0, r - k) for r, k in zip(reach, keep))
+    canvas = soft_pad(crop, synthetic) if any(synthetic) else np.ascontiguousarray(crop)
+    if style is not None:
+        canvas = style(canvas)
+    origin = (keep[0] + synthetic[0], keep[1] + synthetic[1])
+    disparity = _disparity(canvas, depth_fn, profile)
+    flat = not has_parallax(plan)
+    layers = build_layers(canvas, disparity, profile.layer_count, profile.fill_scale, flat=flat)
+    renderer = ParallaxRenderer(layers, origin, plan, size, pivot, profile)
+    info = {
+        "layers": len(layers.disparities),
+        "composite": "flat" if flat else "layered",
+        "layer_thresholds": [round(v, 3) for v in layers.thresholds],
+        "layer_disparities": [round(v, 3) for v in layers.disparities],
+        "subject_disparity": round(pivot, 3),
+        "compensation_zoom": round(comp, 4),
+        "synthetic_margin_px": list(synthetic),
+    }
+    return Scene(renderer, canvas, disparity, origin, plan, info)
+
+
+def _disparity(rgb: np.ndarray, depth_fn: DepthFn | None, profile: ModeProfile) -> np.ndarray:
+    if depth_fn is not None:
+        return depth_fn(rgb).astype(np.float32)
+    return heuristic_disparity(rgb, profile.depth_max_side)

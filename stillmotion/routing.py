@@ -1,0 +1,200 @@
+"""Which engine (and which weights) serve a catalog model and mode: the operator's routes file.
+
+Without a routes file everything goes to the `motion` engine. A file (TOML or JSON, path in
+STILLMOTION_ROUTES_FILE) lists routes; the first route matching a model and mode wins:
+
+    [[routes]]
+    model = "vidu/vidu-q3/image-to-video"   # catalog model id
+    modes = ["pro"]                          # optional; default every mode
+    engine = "diffusers"                     # default "diffusers"; "motion" pins the CPU engine
+    weights = "wan22-a14b"                   # a name from `stillmotion models add`, or:
+    path = "/models/Wan2.2-I2V-A14B-Diffusers"
+    kind = "wan2.2-i2v-a14b"                 # see stillmotion/engines/diffusers/kinds.py
+    steps = 40                               # optional; default from the kind and mode
+    guidance = 3.5                           # optional
+    resolutions = ["540p", "720p"]           # optional; others are refused at submit
+    max_area = 399360                        # optional: model pixels (832x480 for a 480p checkpoint);
+                                             # frames are made at most this big, then scaled to the output
+
+A route is checked against each request at submit, so what its model cannot serve (a last
+frame for a model without one, a size or length beyond it) is a 400 naming the field.
+The file is re-read when it changes, so an operator can edit routes without a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from stillmotion.engines.diffusers.kinds import KINDS, get_kind, max_duration
+from stillmotion.errors import FieldInvalid
+
+ENGINES = ("motion", "diffusers")
+
+
+@dataclass(frozen=True)
+class Route:
+    engine: str = "motion"
+    model: str = "*"
+    modes: tuple[str, ...] = ()
+    weights: str | None = None  # registered name, for messages
+    path: str | None = None
+    kind: str | None = None
+    steps: int | None = None
+    guidance: float | None = None
+    resolutions: tuple[str, ...] = ()
+    max_area: int | None = None
+
+    def matches(self, model: str, mode: str) -> bool:
+        return self.model in (model, "*") and (not self.modes or mode in self.modes)
+
+    @property
+    def label(self) -> str:
+        return self.weights or self.kind or self.engine
+
+    def check(self, *, mode: str, resolution: str | None, duration: float | None, has_tail: bool) -> None:
+        """Refuse at submit what this route's model cannot make, naming the field."""
+        if resolution is not None and self.resolutions and resolution not in self.resolutions:
+            raise FieldInvalid(f"{resolution} is not served in {mode} mode on this server "
+                               f"(model {self.label} serves {', '.join(self.resolutions)})", field="resolution")
+        if self.kind is None:
+            return
+        kind = get_kind(self.kind)
+        if has_tail and not kind.start_end:
+            raise FieldInvalid(f"this server's model for {mode} mode ({self.label}) cannot take an end frame",
+                               field="image_tail")
+        if duration is not None and duration > max_duration(kind) + 1e-9:
+            raise FieldInvalid(f"at most {max_duration(kind):g} s in {mode} mode on this server "
+                               f"(model {self.label})", field="duration")
+
+    def job_metadata(self) -> dict[str, Any]:
+        """What the worker's engine needs, stored with the job (never on the wire)."""
+        if self.engine == "motion":
+            return {}
+        data = {k: v for k, v in asdict(self).items() if v not in (None, ())}
+        data.pop("model", None)
+        data.pop("modes", None)
+        data.pop("resolutions", None)
+        return {"route": data}
+
+
+DEFAULT = Route()
+
+
+def _field(entry: Mapping[str, Any], name: str, types: type | tuple[type, ...], where: str) -> Any:
+    value = entry.get(name)
+    if value is not None and not isinstance(value, types):
+        raise ValueError(f"{where}: {name} must be {types}")
+    return value
+
+
+def parse_route(entry: Mapping[str, Any], where: str, registry: Mapping[str, Mapping[str, str]]) -> Route:
+    """One route from the file, with its weights resolved and its kind checked."""
+    if not isinstance(entry, Mapping):
+        raise ValueError(f"{where}: must be a table")
+    model = _field(entry, "model", str, where)
+    if not model:
+        raise ValueError(f"{where}: model is required (a catalog model id, or '*')")
+    engine = _field(entry, "engine", str, where) or "diffusers"
+    if engine not in ENGINES:
+        raise ValueError(f"{where}: engine must be one of {', '.join(ENGINES)}")
+    modes = tuple(_field(entry, "modes", list, where) or ([entry["mode"]] if "mode" in entry else []))
+    resolutions = tuple(_field(entry, "resolutions", list, where) or ())
+    weights, path, kind = entry.get("weights"), entry.get("path"), entry.get("kind")
+    if weights is not None:
+        if weights not in registry:
+            raise ValueError(f"{where}: weights {weights!r} is not registered (stillmotion models add)")
+        path = path or registry[weights]["path"]
+        kind = kind or registry[weights].get("kind")
+    if engine == "diffusers":
+        if not path:
+            raise ValueError(f"{where}: a diffusers route needs weights (a registered name) or path")
+        if kind not in KINDS:
+            raise ValueError(f"{where}: kind must be one of {', '.join(KINDS)}")
+    steps = _field(entry, "steps", int, where)
+    if steps is not None and steps < 1:
+        raise ValueError(f"{where}: steps must be >= 1")
+    guidance = _field(entry, "guidance", (int, float), where)
+    max_area = _field(entry, "max_area", int, where)
+    if max_area is not None and max_area < 256:
+        raise ValueError(f"{where}: max_area must be >= 256 pixels")
+    return Route(engine=engine, model=model, modes=modes, weights=weights, path=str(path) if path else None,
+                 kind=kind, steps=steps, guidance=float(guidance) if guidance is not None else None,
+                 resolutions=resolutions, max_area=max_area)
+
+
+def read_table(path: Path) -> dict[str, Any]:
+    """A TOML or JSON file as a dict (by extension; TOML unless it ends in .json)."""
+    text = path.read_text()
+    return json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+
+
+def load_routes(path: Path, registry: Mapping[str, Mapping[str, str]] | None = None) -> list[Route]:
+    data = read_table(path)
+    entries = data.get("routes", [])
+    if not isinstance(entries, list):
+        raise ValueError(f"{path}: routes must be a list of tables")
+    return [parse_route(e, f"{path}: routes[{i}]", registry or {}) for i, e in enumerate(entries)]
+
+
+class Router:
+    """Routes from a file, re-read when its modification time changes."""
+
+    def __init__(self, path: Path | None, models_file: Path | None = None) -> None:
+        self.path = path
+        self.models_file = models_file
+        self._lock = threading.Lock()
+        self._stamp: tuple[float, float] | None = None
+        self._routes: list[Route] = []
+
+    def routes(self) -> list[Route]:
+        if self.path is None:
+            return []
+        with self._lock:
+            stamp = (_mtime(self.path), _mtime(self.models_file))
+            if stamp != self._stamp:
+                from stillmotion.engines.diffusers.models import read_registry
+
+                registry = read_registry(self.models_file) if self.models_file else {}
+                self._routes = load_routes(self.path, registry)
+                self._stamp = stamp
+            return self._routes
+
+    def route(self, model: str, mode: str) -> Route:
+        return next((r for r in self.routes() if r.matches(model, mode)), DEFAULT)
+
+
+def _mtime(path: Path | None) -> float:
+    try:
+        return path.stat().st_mtime if path else 0.0
+    except FileNotFoundError:
+        return -1.0
+
+
+_routers: dict[tuple[Path | None, Path | None], Router] = {}
+
+
+def router_for(settings: Any) -> Router:
+    key = (settings.routes_file, settings.models_path if settings.routes_file else None)
+    return _routers.get(key) or _routers.setdefault(key, Router(*key))
+
+
+def check_routes(settings: Any) -> list[Route]:
+    """Read the routes file now (ValueError naming the entry when it is wrong)."""
+    if settings.routes_file is not None and not Path(settings.routes_file).is_file():
+        raise ValueError(f"routes file {settings.routes_file} does not exist")
+    return router_for(settings).routes()
+
+
+def route_request(settings: Any, entry: Any, valid: Mapping[str, Any]) -> Route:
+    """The route for a validated request, checked against it (FieldInvalid when it cannot serve it)."""
+    mode = entry.mode_of(valid)
+    route = router_for(settings).route(entry.id, mode)
+    route.check(mode=mode, resolution=valid.get("resolution"), duration=valid.get("duration"),
+                has_tail="image_tail" in entry.image_refs(valid))
+    return route

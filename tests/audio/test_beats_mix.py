@@ -1,0 +1,83 @@
+"""Beat tracking on click tracks; the limiter, loudness target and ducking of the mix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stillmotion.audio.beats import track_beats
+from stillmotion.audio.dsp import RATE, db
+from stillmotion.audio.mix import CEILING, duck_gain, limit, loudness, mix
+from tests.audio.audio_support import click_track, tone
+
+
+@pytest.mark.parametrize("bpm, offset", [(120, 0.25), (100, 0.1), (137, 0.33), (160, 0.05), (75, 0.4)])
+def test_click_track_tempo_and_beats(bpm, offset):
+    x, times = click_track(bpm, 8, offset)
+    x = x + np.random.default_rng(bpm).standard_normal(x.shape).astype(np.float32) * 0.01
+    beats = track_beats(x)
+    assert beats.tempo_bpm == pytest.approx(bpm, rel=0.02)
+    found = np.array(beats.times)
+    assert len(found) == len(times)
+    assert np.abs(found - times).max() < 0.02  # every beat within 20 ms of its click
+
+
+def test_silence_has_no_beats():
+    assert track_beats(np.zeros((RATE * 2, 2), np.float32)).times == ()
+
+
+def test_limiter_keeps_peaks_under_the_ceiling_smoothly():
+    x = tone(220, 2, amp=0.5)
+    x[RATE: RATE + 200] *= 4.0  # a 2.0 spike
+    y = limit(x)
+    assert float(np.abs(y).max()) <= CEILING + 1e-6
+    assert np.allclose(y[: RATE // 2], x[: RATE // 2])  # untouched away from the peak
+    gain = np.abs(y[:, 0]) / np.maximum(np.abs(x[:, 0]), 1e-6)
+    loud = np.abs(x[:, 0]) > 0.2  # where the ratio is well defined
+    steps = np.abs(np.diff(gain))[loud[:-1] & loud[1:]]
+    assert steps.max() < 0.01  # the gain glides, it does not jump
+    quiet = tone(220, 1, amp=0.2)
+    assert limit(quiet) is quiet
+
+
+def test_mix_hits_target_loudness_without_clipping():
+    rng = np.random.default_rng(0)
+    n = 4 * RATE
+    effects = rng.standard_normal((n, 2)).astype(np.float32) * 0.9  # loud and peaky
+    room = rng.standard_normal((n, 2)).astype(np.float32) * 0.01
+    out, facts = mix(n, room=room, target=-16.0, effects=effects)
+    assert loudness(out) == pytest.approx(-16.0, abs=0.5)
+    assert facts["lufs"] == pytest.approx(-16.0, abs=0.5)
+    assert float(np.abs(out).max()) <= CEILING + 1e-6
+
+
+def test_music_is_ducked_under_speech():
+    n = 4 * RATE
+    speech = np.zeros(n, np.float32)
+    speech[RATE: 2 * RATE] = tone(300, 1)[:, 0]
+    gain = duck_gain(speech)
+    assert gain[int(1.5 * RATE)] == pytest.approx(db(-9.0), abs=0.01)
+    assert gain[int(3.5 * RATE)] == pytest.approx(1.0, abs=0.01)
+    music = tone(500, 4, amp=0.3)
+    room = np.zeros((n, 2), np.float32)
+    out, facts = mix(n, room=room, target=-16.0, lead=speech, music=music)
+    assert facts["ducked"]
+    spectrum = lambda x: np.abs(np.fft.rfft(x[:, 0]))  # noqa: E731
+    during, after = spectrum(out[int(1.2 * RATE): int(1.8 * RATE)]), spectrum(out[int(3.0 * RATE): int(3.6 * RATE)])
+    bin500 = 500 * int(0.6 * RATE) // RATE
+    assert during[bin500] < 0.5 * after[bin500]  # the music is 9 dB lower while speech sounds
+
+
+def test_sparse_clicks_reach_the_target_through_the_soft_clipper():
+    from stillmotion.audio.mix import SOFT_CEILING
+
+    clicks, _ = click_track(120, 4, 0.25)  # a crest factor no peak limiter can bring to -16 LUFS
+    limited = loudness(limit(clicks * db(30.0)))
+    assert limited < -26.0  # the limiter alone is stuck far below the target
+    out, facts = mix(len(clicks), room=np.zeros_like(clicks), target=-16.0, music=clicks)
+    assert facts["soft_clip_drive_db"] > 0 and facts["lufs"] == pytest.approx(loudness(out), abs=0.01)
+    assert facts["lufs"] > limited + 4  # much closer; the rest would take destroying the clicks
+    assert float(np.abs(out).max()) <= SOFT_CEILING + 1e-6
+    with_bed, facts = mix(len(clicks), room=np.zeros_like(clicks), target=-16.0, music=clicks,
+                          effects=np.random.default_rng(0).standard_normal(clicks.shape).astype(np.float32) * 0.05)
+    assert facts["lufs"] == pytest.approx(-16.0, abs=0.5)  # with any bed under them it gets there

@@ -1,0 +1,113 @@
+"""The fast paths of the motion engine give the same pictures as the straightforward ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from motion_support import textured
+from stillmotion.engines.motion import plan_motion, profile_for
+from stillmotion.engines.motion.effects import Effects
+from stillmotion.engines.motion.layers import build_layers
+from stillmotion.engines.motion.parallax import ParallaxRenderer, has_parallax
+from stillmotion.engines.motion.resample import supersample
+from stillmotion.engines.motion.scene import prepare_scene
+from stillmotion.engines.motion.warp import soft_pad
+
+IDENTITY = np.float64([[1, 0, 0], [0, 1, 0]])
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b) ** 2))
+    return 99.0 if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def test_rgba_supersample_matches_the_per_channel_result() -> None:
+    rgb = textured(61, 37, seed=3)
+    alpha = textured(61, 37, seed=4)[..., 0]
+    rgba = np.dstack([rgb, alpha])
+    up = supersample(rgba, 2)  # the 32-bit interleave path
+    assert np.array_equal(up[..., :3], supersample(rgb, 2))
+    assert np.array_equal(up[..., 3], supersample(np.ascontiguousarray(alpha), 2))
+
+
+def test_soft_pad_only_changes_the_margins() -> None:
+    img = textured(80, 50, seed=5)
+    out = soft_pad(img, (12, 7, 0, 20))
+    assert out.shape == (50 + 7 + 20, 80 + 12, 3)
+    assert np.array_equal(out[7:57, 12:92], img)
+    mirror = cv2.copyMakeBorder(img, 7, 20, 12, 0, cv2.BORDER_REFLECT_101)
+    assert not np.array_equal(out[-3:], mirror[-3:])  # far margin is blurred, not a plain mirror
+
+
+def test_plans_without_parallax_render_one_flat_card_like_the_layers() -> None:
+    img = textured(320, 180, seed=6)
+    rng = np.random.default_rng(0)
+    roll = plan_motion("the camera rolls left", 5.0, rng)
+    assert not has_parallax(roll)
+    assert has_parallax(plan_motion("the camera pushes in", 5.0, rng))
+    profile = profile_for("pro")
+    scene = prepare_scene(img, roll, (320, 180), profile)
+    assert scene.info["composite"] == "flat" and scene.info["layers"] >= 2
+    assert len(scene.renderer.sources) == 1
+    layers = build_layers(scene.canvas, scene.disparity, profile.layer_count, profile.fill_scale)
+    assert len(layers.images) == scene.info["layers"]
+    cards = ParallaxRenderer(layers, scene.origin, scene.plan, (320, 180), scene.renderer.pivot, profile)
+    for t in (0.0, 0.5, 1.0):
+        flat = scene.renderer.frame_rgba(t)[..., :3].copy()
+        layered = cards.frame_rgba(t)[..., :3]
+        assert _psnr(flat, layered) > 40, t
+    assert np.array_equal(scene.renderer.frame_rgba(0.0)[..., :3], img)
+
+
+def test_layered_plans_keep_their_layers() -> None:
+    img = textured(320, 180, seed=7)
+    scene = prepare_scene(img, plan_motion("the camera trucks left", 5.0, np.random.default_rng(0)), (320, 180), profile_for("turbo"))
+    assert scene.info["composite"] == "layered"
+    assert len(scene.renderer.sources) == scene.info["layers"] >= 2
+
+
+def test_a_region_effect_leaves_pixels_outside_its_region_untouched() -> None:
+    h, w = 180, 320
+    img = np.full((h, w, 3), (120, 100, 90), np.uint8)
+    img[130:] = (30, 80, 170)  # water only at the bottom
+    img = np.clip(img.astype(np.int16) + textured(w, h, seed=8) // 16, 0, 255).astype(np.uint8)
+    fx = Effects(["shimmer"], img, 5.0, 0.5, seed=1)
+    frame = cv2.cvtColor(img, cv2.COLOR_RGB2RGBA)
+    before = frame.copy()
+    fx.apply(frame, 1.0, IDENTITY)
+    assert np.array_equal(frame[:100], before[:100])  # far above the water's box
+    assert np.abs(frame[140:].astype(int) - before[140:]).mean() > 0.5  # the water moves
+
+
+def test_effect_fields_stay_at_the_720p_grid_on_larger_frames() -> None:
+    big = np.zeros((1080, 1920, 3), np.uint8)
+    assert Effects(["dust"], big, 1.0, 0.5, seed=1).small_size == (640, 360)
+    assert Effects(["dust"], big[:720, :1280], 1.0, 0.5, seed=1).small_size == (640, 360)
+
+
+def test_bench_child_measures_a_tiny_clip(tmp_path: Path) -> None:
+    from stillmotion.engines.motion import bench
+
+    src, head, tail = bench._images(tmp_path, 96, 64)
+    got = bench.child({"image": src, "prompt": bench.PROMPT, "mode": "turbo", "w": 96, "h": 64, "seconds": 1,
+                       "out": str(tmp_path)})
+    assert got["wall"] > 0 and got["cpu"] > 0 and got["rss_mb"] > 10
+    assert got["psnr_first"] > 30 and got["psnr_last"] is None
+
+
+def test_rows_hidden_under_an_opaque_layer_are_skipped_without_changing_the_frame() -> None:
+    from stillmotion.engines.motion.bench import landscape
+
+    img = landscape(400, 225, 1)
+    for prompt, mode in (("the camera slowly pushes in", "pro"), ("the camera cranes up", "turbo"), ("the camera pans left", "pro-fast")):
+        scene = prepare_scene(img, plan_motion(prompt, 5.0, np.random.default_rng(0)), (320, 180), profile_for(mode))
+        r = scene.renderer
+        assert any(b is not None for b in r.bands)  # the lake and hills are opaque, full-width bands
+        for t in (0.0, 0.3, 0.7, 1.0):
+            r.skip_hidden = True
+            fast = r.frame_rgba(t).copy()
+            r.skip_hidden = False
+            assert np.array_equal(fast, r.frame_rgba(t)), (prompt, t)
