@@ -42,12 +42,13 @@ class Runtime:
         self.service = JobService(settings, self.store, self.artifacts)
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []
+        self.workers: list[tuple[Worker, threading.Thread]] = []
 
     def start_background(self, workers: int, *, dispatcher: bool = True) -> None:
         """Start `workers` worker threads and (optionally) one callback dispatcher thread."""
         for _ in range(workers):
             worker = Worker(self.settings, self.store, self.artifacts, engines=self.settings.engine_names)
-            self._spawn(worker.run, f"worker:{worker.id}")
+            self.workers.append((worker, self._spawn(worker.run, f"worker:{worker.id}")))
         if dispatcher:
             callbacks = CallbackDispatcher(
                 self.settings, self.store, self.artifacts, worker_id("cb"), self.auth.webhook_secret
@@ -56,10 +57,11 @@ class Runtime:
             keeper = Housekeeper(self.settings, self.store, self.artifacts, self.service.forget)
             self._spawn(keeper.run, "housekeeping")
 
-    def _spawn(self, target, name: str) -> None:
+    def _spawn(self, target, name: str) -> threading.Thread:
         thread = threading.Thread(target=target, args=(self.stop,), name=name, daemon=True)
         thread.start()
         self.threads.append(thread)
+        return thread
 
     def shutdown(self, timeout: float | None = None) -> None:
         """Stop claiming; running jobs finish within the grace period or go back to the queue."""
@@ -67,4 +69,16 @@ class Runtime:
         limit = timeout if timeout is not None else self.settings.shutdown_grace_s + 10
         for thread in self.threads:
             thread.join(limit)
+        self.release_stuck()
         self.store.close()
+
+    def release_stuck(self) -> None:
+        """Give back jobs whose render did not stop in time, so the process can exit losing nothing.
+
+        The worker thread is a daemon and dies with the process; without this its job would stay
+        `processing` until the lease expired and then count as a failed attempt.
+        """
+        for worker, thread in self.workers:
+            job = worker.current
+            if thread.is_alive() and job is not None and self.store.release(job.id, worker.id):
+                log.warning("job %s did not stop within the grace period; released to the queue", job.id)

@@ -104,6 +104,7 @@ class Worker:
         self.id = wid or worker_id()
         self._engines: dict[str, Engine] = {}
         self._last_reap = 0.0
+        self.current: Job | None = None  # the job being rendered, for a shutdown that cannot wait
 
     def engine(self, name: str) -> Engine:
         if name not in self._engines:
@@ -140,6 +141,13 @@ class Worker:
                 log.warning("reaped: requeued %s failed %s", result.requeued, result.failed)
 
     def process(self, job: Job, stop: threading.Event) -> None:
+        self.current = job
+        try:
+            self._process(job, stop)
+        finally:
+            self.current = None
+
+    def _process(self, job: Job, stop: threading.Event) -> None:
         run = Run(job, stop, self.settings.shutdown_grace_s)
         beat = threading.Thread(target=self._heartbeat, args=(run,), daemon=True)
         beat.start()
