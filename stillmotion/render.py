@@ -10,6 +10,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,11 +42,12 @@ class RenderOutput:
 _END = object()
 
 
-def prefetch(frames: Iterator[np.ndarray], depth: int = 3) -> Iterator[np.ndarray]:
+def prefetch(frames: Iterator[np.ndarray], depth: int = 3, *, copy: bool = True) -> Iterator[np.ndarray]:
     """Run the engine one step ahead in a thread, so rendering overlaps encoding.
 
     OpenCV and x264 both release the GIL, so on two cores the engine's next frame is made
     while the encoder works on this one. At most `depth` frames wait: memory stays bounded.
+    `copy=False` when the engine hands out a new array for every frame (``fresh_frames``).
     """
     box: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -53,7 +55,8 @@ def prefetch(frames: Iterator[np.ndarray], depth: int = 3) -> Iterator[np.ndarra
     def produce() -> None:
         try:
             for frame in frames:
-                frame = frame.copy()  # the engine may reuse its output buffer for the next frame
+                if copy:
+                    frame = frame.copy()  # the engine may reuse its output buffer for the next frame
                 while not stop.is_set():
                     try:
                         box.put(frame, timeout=0.1)
@@ -81,6 +84,25 @@ def prefetch(frames: Iterator[np.ndarray], depth: int = 3) -> Iterator[np.ndarra
         thread.join(timeout=10)
 
 
+@contextmanager
+def _opencv_threads(count: int | None) -> Iterator[None]:
+    """OpenCV's thread count for the engine while a clip renders (None: leave it as it is).
+
+    An engine may ask for fewer threads than cores (``engine.opencv_threads(spec)``) when the
+    encoder keeps the other cores busy: OpenCV's workers then mostly wait on each other, which
+    costs CPU time for no gain. The previous count is restored afterwards."""
+    if count is None:
+        yield
+        return
+    import cv2
+
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(count)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
+
 def render_clip(
     engine: Engine,
     spec: GenerationSpec,
@@ -106,17 +128,20 @@ def render_clip(
     t0 = time.monotonic()
     try:
         with VideoWriter(part, spec.width, spec.height, spec.fps, mode=spec.mode, metadata={**(tags or {}), **AI_TAGS}) as writer:
-            for frame in prefetch(engine.frames(spec, ctx)):
-                if mark is not None:
-                    mark.apply(frame)  # prefetch hands over a copy: safe to blend in place
-                if done == 0:
-                    write_cover(frame, cover)
-                    # the engine has reported its plan (and any audio of its own) by its first frame
-                    audio.attach(writer, ctx.metadata, ctx.audio)
-                writer.write(frame)
-                done += 1
-                on_frame(done)
-                ctx.check()
+            fresh = bool(getattr(engine, "fresh_frames", False))
+            threads = getattr(engine, "opencv_threads", lambda spec: None)(spec)
+            with _opencv_threads(threads):
+                for frame in prefetch(engine.frames(spec, ctx), copy=not fresh):
+                    if mark is not None:
+                        mark.apply(frame)  # a copy or a fresh array: safe to blend in place
+                    if done == 0:
+                        write_cover(frame, cover)
+                        # the engine has reported its plan (and any audio of its own) by its first frame
+                        audio.attach(writer, ctx.metadata, ctx.audio)
+                    writer.write(frame)
+                    done += 1
+                    on_frame(done)
+                    ctx.check()
     except BaseException:
         part.unlink(missing_ok=True)
         raise

@@ -111,3 +111,53 @@ def test_rows_hidden_under_an_opaque_layer_are_skipped_without_changing_the_fram
             fast = r.frame_rgba(t).copy()
             r.skip_hidden = False
             assert np.array_equal(fast, r.frame_rgba(t)), (prompt, t)
+
+
+def test_light_fields_upsampled_as_one_channel_match_the_four_channel_resize() -> None:
+    small = np.random.default_rng(3).integers(0, 256, (45, 80), dtype=np.uint8)
+    four = cv2.resize(cv2.cvtColor(small, cv2.COLOR_GRAY2RGBA), (333, 190), interpolation=cv2.INTER_LINEAR)
+    one = cv2.cvtColor(cv2.resize(small, (333, 190), interpolation=cv2.INTER_LINEAR), cv2.COLOR_GRAY2RGBA)
+    assert np.array_equal(four, one)
+
+
+def test_frames_are_fresh_arrays_so_render_clip_need_not_copy_them(tmp_path: Path) -> None:
+    from motion_support import make_spec, save_png
+    from stillmotion.engines.base import RenderContext
+    from stillmotion.engines.motion import MotionEngine
+
+    img = save_png(tmp_path / "a.png", textured(160, 96, seed=2))
+    tail = save_png(tmp_path / "b.png", np.roll(textured(160, 96, seed=2), 6, axis=1))
+    engine = MotionEngine(use_settings=False)
+    assert engine.fresh_frames
+    for spec in (make_spec(img, "the camera pushes in over the lake", width=160, height=96, num_frames=6),
+                 make_spec(img, "the camera pushes in", width=160, height=96, num_frames=6, mode="turbo"),
+                 make_spec(img, "", width=160, height=96, num_frames=6, image_tail=tail)):
+        frames = list(engine.frames(spec, RenderContext()))  # kept: a reused buffer would alias
+        for a, b in zip(frames, frames[1:]):
+            assert not np.shares_memory(a, b)
+        assert not np.array_equal(frames[0], frames[-1])
+
+
+def test_render_clip_runs_turbo_on_one_opencv_thread_and_restores_the_count(tmp_path: Path) -> None:
+    from motion_support import make_spec, save_png
+    from stillmotion.engines.motion import MotionEngine
+    from stillmotion.render import render_clip
+
+    seen = []
+
+    class Probe(MotionEngine):
+        def frames(self, spec, ctx):
+            for frame in super().frames(spec, ctx):
+                seen.append(cv2.getNumThreads())
+                yield frame
+
+    img = save_png(tmp_path / "a.png", textured(160, 96, seed=2))
+    engine = Probe(use_settings=False)
+    before = cv2.getNumThreads()
+    for mode, during in (("turbo", 1), ("pro", before)):
+        seen.clear()
+        spec = make_spec(img, "the camera pushes in", width=160, height=96, num_frames=4, mode=mode)
+        assert engine.opencv_threads(spec) == (1 if mode == "turbo" else None)
+        render_clip(engine, spec, tmp_path / f"{mode}.mp4", tmp_path / f"{mode}.jpg")
+        assert seen == [during] * 4
+        assert cv2.getNumThreads() == before

@@ -209,7 +209,8 @@ class Effects:
             cv2.multiply(roi, cv2.cvtColor(up(gain), cv2.COLOR_GRAY2RGBA), dst=roi, dtype=cv2.CV_8U)
         if light is not None:  # screen: frame + (255 - frame) * light
             small8 = (np.clip(light, 0, 1) * np.float32(255.0) + np.float32(0.5)).astype(np.uint8)
-            a8 = cv2.resize(cv2.cvtColor(small8, cv2.COLOR_GRAY2RGBA), (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+            # upsampled as one channel, then spread to four (the same bytes as resizing four, ~3x cheaper)
+            a8 = cv2.cvtColor(cv2.resize(small8, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR), cv2.COLOR_GRAY2RGBA)
             cv2.add(roi, cv2.multiply(cv2.bitwise_not(roi), a8, scale=1.0 / 255.0), dst=roi)
 
     def _draw(self, frame: np.ndarray, p: _Particles, secs: float, ramp: float) -> None:

@@ -65,11 +65,20 @@ class MotionEngine:
     """
 
     name = "motion"
+    fresh_frames = True  # every frame is a new array (render.prefetch need not copy it)
 
     def __init__(self, depth_model_dir: str | Path | None = None, *, use_settings: bool = True) -> None:
         if depth_model_dir is None and use_settings:
             depth_model_dir = _default_depth_dir()
         self.depth_model_dir = str(depth_model_dir) if depth_model_dir else None
+
+    def opencv_threads(self, spec: GenerationSpec) -> int | None:
+        """OpenCV threads while render_clip encodes beside the engine (None: OpenCV's default).
+
+        ``turbo`` frames are cheap enough that the encoder is a real share of the work: one
+        OpenCV thread leaves it a core and saves OpenCV's waiting (5 s 720p on 2 cores: CPU
+        3.1 s -> 2.5 s, wall 1.73 s -> 1.59 s). The other modes are engine-bound and need both."""
+        return 1 if profile_for(spec.mode).name == "turbo" else None
 
     def frames(self, spec: GenerationSpec, ctx: RenderContext) -> Iterator[np.ndarray]:
         if spec.num_frames < 1 or spec.width < 2 or spec.height < 2:
