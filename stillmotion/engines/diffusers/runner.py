@@ -130,13 +130,17 @@ class ChildRunner:
                 self._abandon()
 
     def _recv(self, should_stop: Callable[[], bool]) -> tuple[Any, ...]:
-        while not self._conn.poll(0.1):
+        # The stop is checked before every message, not only while waiting: fast steps keep the
+        # pipe busy, and a check only on idle polls would never see the cancel.
+        while True:
+            if should_stop() and not self._cancel.is_set():
+                self._cancel.set()
+            if self._conn.poll(0.1):
+                break
             if not self._proc.is_alive():
                 code = self._proc.exitcode
                 self.close()
                 raise GenerationFailed(f"model process died (exit code {code}; out of memory or a CUDA error?)")
-            if should_stop() and not self._cancel.is_set():
-                self._cancel.set()
         try:
             return self._conn.recv()
         except EOFError:
