@@ -7,10 +7,12 @@ database are expected to keep NTP time, which is far finer than any lease.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import sqlite3
 import threading
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -22,6 +24,7 @@ from ..errors import Conflict, CreditInsufficient
 from . import accounts, housekeeping, listing, outbox, queue
 from .columns import Money, to_micros, utcnow
 from .engine import make_engine, migrate, read_tx, write_tx
+from .fastread import FastJobReader
 from .listing import JobFilter
 from .writer import JobWriter
 from .records import (
@@ -52,6 +55,14 @@ _SELECT_JOB = select(jobs).where(jobs.c.id == bindparam("job_id"))
 _SELECT_PROGRESS = select(jobs.c.progress).where(jobs.c.id == bindparam("job_id"))
 _SELECT_STATUS = select(jobs.c.status).where(jobs.c.id == bindparam("job_id"))
 
+def _fast_reader(engine: Any) -> FastJobReader | None:
+    """The sqlite3 fast path for single-job reads, on a SQLite file store."""
+    database = engine.url.database or ""
+    if engine.dialect.name != "sqlite" or not database or database.startswith("file:"):
+        return None
+    return FastJobReader(str(Path(database).expanduser().resolve()))
+
+
 class Store:
     """Durable jobs, API keys, the money ledger and the callback outbox, on SQLite or PostgreSQL."""
 
@@ -59,6 +70,7 @@ class Store:
         self.url = url
         self._engine = make_engine(url, pool_size)
         self._writer: JobWriter | None = None
+        self._fast = _fast_reader(self._engine)
         self._writer_lock = threading.Lock()
 
     @property
@@ -74,6 +86,8 @@ class Store:
             writer, self._writer = self._writer, None
         if writer is not None:
             writer.close()
+        if self._fast is not None:
+            self._fast.close()
         self._engine.dispose()
 
     def __enter__(self) -> Store:
@@ -252,6 +266,11 @@ class Store:
         return None if row is None else job_from_row(row)
 
     def get_job(self, job_id: str) -> Job | None:
+        if self._fast is not None:
+            try:
+                return self._fast.get_job(job_id)
+            except sqlite3.Error:  # e.g. the file not created yet: the general path says why
+                pass
         with read_tx(self._engine) as conn:
             row = conn.execute(_SELECT_JOB, {"job_id": job_id}).first()
         return None if row is None else job_from_row(row)
@@ -416,6 +435,14 @@ class Store:
     def get_job_placed(self, job_id: str, exact_position: bool = True) -> tuple[Job | None, int | None]:
         """A job, and (when it is queued and `exact_position`) its exact queue position, in one
         read."""
+        if self._fast is not None:
+            try:
+                job = self._fast.get_job(job_id)
+            except sqlite3.Error:
+                job = None
+            else:
+                if job is None or job.status != JobStatus.QUEUED or not exact_position:
+                    return job, None
         with read_tx(self._engine) as conn:
             row = conn.execute(_SELECT_JOB, {"job_id": job_id}).first()
             if row is None:
