@@ -161,3 +161,13 @@ def test_render_clip_runs_turbo_on_one_opencv_thread_and_restores_the_count(tmp_
         render_clip(engine, spec, tmp_path / f"{mode}.mp4", tmp_path / f"{mode}.jpg")
         assert seen == [during] * 4
         assert cv2.getNumThreads() == before
+
+
+def test_inverse_alpha_spreads_255_minus_alpha_to_four_channels() -> None:
+    from stillmotion.engines.motion.parallax import _inverse_alpha
+
+    rgba = np.random.default_rng(3).integers(0, 256, (7, 9, 4), np.uint8)
+    want = cv2.cvtColor(cv2.bitwise_not(cv2.extractChannel(rgba, 3)), cv2.COLOR_GRAY2RGBA)
+    assert np.array_equal(_inverse_alpha(rgba, np.empty_like(rgba)), want)
+    buf = np.empty((10, 12, 4), np.uint8)  # a view into a larger buffer, as the renderer uses it
+    assert np.array_equal(_inverse_alpha(rgba[1:5], buf[:4, :9]), want[1:5])

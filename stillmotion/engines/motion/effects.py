@@ -146,7 +146,8 @@ class Effects:
         `background` is the 2x3 map from output to fitted-frame pixels of the farthest layer,
         so region masks stay on their content while the camera moves. Each region effect is
         computed over the box where its own mask is non-zero only (its fields on the small grid,
-        and the full-resolution upsampling, displacement, gain or light), one after the other.
+        and the full-resolution upsampling, displacement or gain), one after the other; their
+        lights are gathered on the small grid and added in one screen pass afterwards.
         """
         secs = float(t * self.seconds)
         ramp = min(1.0, secs / RAMP_S)
@@ -159,10 +160,18 @@ class Effects:
         m_small = (to_small @ np.vstack([background, [0, 0, 1]]) @ np.linalg.inv(to_small))[:2]
         masks = {k: cv2.warpAffine(v, m_small, (sw, sh), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                    borderMode=cv2.BORDER_REPLICATE) for k, v in self.masks.items()}
+        self._dark = None  # lights on the small grid: the product of (1 - light), and its box
         for name, mask in masks.items():  # each region effect only over its own region's box
             box = _mask_box(mask, (sw, sh), (w, h))
             if box is not None:
                 self._regional(frame, name, mask, box, secs, ramp)
+        if self._dark is not None:  # all lights (clouds, glints) in one screen pass over their boxes' union
+            dark, ((sx0, sy0, sx1, sy1), (x0, y0, x1, y1)) = self._dark
+            small8 = ((np.float32(1.0) - dark[sy0:sy1, sx0:sx1]) * np.float32(255.0) + np.float32(0.5)).astype(np.uint8)
+            # upsampled as one channel, then spread to four (the same bytes as resizing four, ~3x cheaper)
+            a8 = cv2.cvtColor(cv2.resize(small8, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR), cv2.COLOR_GRAY2RGBA)
+            roi = frame[y0:y1, x0:x1]  # screen: frame + (255 - frame) * light
+            cv2.add(roi, cv2.multiply(cv2.bitwise_not(roi), a8, scale=1.0 / 255.0), dst=roi)
         if self.particles:  # light particles: drawn on a black layer, added (never darken)
             self.layer[...] = 0
             for p in self.particles:
@@ -207,11 +216,14 @@ class Effects:
         if gain is not None:
             # the frame's alpha is 255 and dropped after the effects, so it may be scaled too
             cv2.multiply(roi, cv2.cvtColor(up(gain), cv2.COLOR_GRAY2RGBA), dst=roi, dtype=cv2.CV_8U)
-        if light is not None:  # screen: frame + (255 - frame) * light
-            small8 = (np.clip(light, 0, 1) * np.float32(255.0) + np.float32(0.5)).astype(np.uint8)
-            # upsampled as one channel, then spread to four (the same bytes as resizing four, ~3x cheaper)
-            a8 = cv2.cvtColor(cv2.resize(small8, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR), cv2.COLOR_GRAY2RGBA)
-            cv2.add(roi, cv2.multiply(cv2.bitwise_not(roi), a8, scale=1.0 / 255.0), dst=roi)
+        if light is not None:  # kept for one screen pass of all lights: screen(screen(f, a), b) = screen(f, 1-(1-a)(1-b))
+            if self._dark is None:
+                self._dark = (np.ones((sh, sw), np.float32), ((sx0, sy0, sx1, sy1), (x0, y0, x1, y1)))
+            else:
+                dark, ((ux0, uy0, ux1, uy1), (vx0, vy0, vx1, vy1)) = self._dark
+                self._dark = (dark, ((min(ux0, sx0), min(uy0, sy0), max(ux1, sx1), max(uy1, sy1)),
+                                     (min(vx0, x0), min(vy0, y0), max(vx1, x1), max(vy1, y1))))
+            self._dark[0][cut] *= np.float32(1.0) - np.clip(light, 0, 1).astype(np.float32)
 
     def _draw(self, frame: np.ndarray, p: _Particles, secs: float, ramp: float) -> None:
         w, h = self.size

@@ -186,10 +186,14 @@ class ParallaxRenderer:
             self.offsets.append((box[0], box[1]))
             self.boxes.append(box)
         self.bands = [None] + [_opaque_band(img[..., 3]) for img in layers.images[1:]]
+        # per canvas row of each nearer layer: 0 all transparent, 2 all opaque, 1 mixed (widened by
+        # the kernel's reach), to warp clear rows not at all and opaque ones without compositing
+        self.row_kinds = [None] + [_row_kinds(img[..., 3]) for img in layers.images[1:]]
         self.skip_hidden = True  # leave out rows of a layer that the next one covers opaquely
         self.interp = profile.warp_interp if self.k == 1 else cv2.INTER_LINEAR
         w, h = size
         self.out = np.empty((h, w, 4), np.uint8)
+        self.inv = np.empty((h, w, 4), np.uint8)  # 255 - alpha in all four channels, reused
 
     def matrices(self, t: float) -> list[np.ndarray]:
         """Per drawn layer, the 2x3 map from output pixels to (supersampled) canvas pixels."""
@@ -230,11 +234,42 @@ class ParallaxRenderer:
             if i == 0:
                 cv2.warpAffine(src, shifted, (x1 - x0, y1 - y0), dst=roi, flags=flags, borderMode=cv2.BORDER_REFLECT_101)
                 continue
+            # one warp of the whole box (warping it in parts would round coordinates differently),
+            # then "over" only on mixed rows: opaque rows are the layer itself, clear ones leave the frame
             layer = cv2.warpAffine(src, shifted, (x1 - x0, y1 - y0), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-            inv = cv2.cvtColor(cv2.bitwise_not(cv2.extractChannel(layer, 3)), cv2.COLOR_GRAY2RGBA)
-            cv2.multiply(roi, inv, dst=roi, scale=1.0 / 255.0)
-            cv2.add(roi, layer, dst=roi)
+            for r0, r1, kind in self._row_runs(i, m, box) if self.skip_hidden else [(y0, y1, 1)]:
+                rows, part = roi[r0 - y0 : r1 - y0], layer[r0 - y0 : r1 - y0]
+                if kind == 2:
+                    np.copyto(rows, part)
+                elif kind == 1:
+                    inv = _inverse_alpha(part, self.inv[: r1 - r0, : x1 - x0])
+                    cv2.multiply(rows, inv, dst=rows, scale=1.0 / 255.0)
+                    cv2.add(rows, part, dst=rows)
         return self.out
+
+    def _row_runs(self, i: int, m: np.ndarray, box: tuple[int, int, int, int]) -> list[tuple[int, int, int]]:
+        """Runs (r0, r1, kind) of output rows in `box` where layer i is all transparent (0), all
+        opaque (2) or mixed (1) this frame: by its canvas rows' kinds when its warp keeps rows
+        horizontal and the box's columns stay inside its source; else one mixed run."""
+        x0, y0, x1, y1 = box
+        kinds = self.row_kinds[i]
+        src_h, src_w = self.sources[i].shape[:2]
+        if kinds is None or abs(m[0, 1]) > 1e-12 or abs(m[1, 0]) > 1e-12 or m[1, 1] <= 0 or m[0, 0] <= 0:
+            return [(y0, y1, 1)]
+        ox = self.offsets[i][0] * self.k
+        u0, u1 = m[0, 0] * x0 + m[0, 2] - ox, m[0, 0] * (x1 - 1) + m[0, 2] - ox
+        ys = np.arange(y0, y1)
+        v = (m[1, 1] * ys + m[1, 2]) / self.k  # canvas rows
+        r = np.floor(v).astype(np.int64)
+        inside = (r >= 0) & (r + 1 < len(kinds))
+        kind = np.where(inside, kinds[np.clip(r, 0, len(kinds) - 1)], 1)
+        kind = np.where((r + 1 < 0) | (r >= len(kinds)), 0, kind)  # wholly outside: border, alpha 0
+        if u0 < 1 or u1 > src_w - 2:  # columns reach the border: opaque rows are not opaque there
+            kind = np.where(kind == 2, 1, kind)
+        cuts = np.flatnonzero(np.diff(kind)) + 1
+        starts = np.concatenate([[0], cuts])
+        ends = np.concatenate([cuts, [len(kind)]])
+        return [(y0 + int(a), y0 + int(b), int(kind[a])) for a, b in zip(starts, ends)]
 
     def _covered_rows(self, j: int, m: np.ndarray) -> tuple[int, int] | None:
         """Output rows [y0, y1) where layer j has alpha 255 across the whole frame width."""
@@ -278,6 +313,30 @@ def _opaque_band(alpha: np.ndarray, guard: int = 4) -> tuple[int, int] | None:
     r0 = r0 + guard if r0 > 0 else r0
     r1 = r1 - guard if r1 < alpha.shape[0] else r1
     return (r0, r1) if r1 - r0 > 2 * guard else None
+
+
+def _inverse_alpha(rgba: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """`out` (same shape, uint8) set to 255 - alpha of `rgba` in the colour channels and 255 in the
+    alpha channel, like cvtColor(GRAY2RGBA) of the inverted alpha: each pixel as one 32-bit word,
+    alpha * 0x00010101 inverted (~2x faster than extract + invert + spread)."""
+    if not np.little_endian:
+        return cv2.cvtColor(cv2.bitwise_not(cv2.extractChannel(rgba, 3)), cv2.COLOR_GRAY2RGBA, dst=out)
+    a = rgba.view(np.uint32)[..., 0]
+    o = out.view(np.uint32)[..., 0]
+    np.right_shift(a, 24, out=o)
+    np.multiply(o, np.uint32(0x00010101), out=o)
+    np.invert(o, out=o)
+    return out
+
+
+def _row_kinds(alpha: np.ndarray, guard: int = 5) -> np.ndarray:
+    """Per row of `alpha`: 0 when it and its `guard` neighbours are all 0, 2 when all 255, else 1."""
+    k = 2 * guard + 1
+    zero = cv2.erode(np.all(alpha == 0, axis=1).astype(np.uint8)[:, None], np.ones((k, 1), np.uint8),
+                     borderType=cv2.BORDER_CONSTANT, borderValue=0)[:, 0]
+    full = cv2.erode(np.all(alpha == 255, axis=1).astype(np.uint8)[:, None], np.ones((k, 1), np.uint8),
+                     borderType=cv2.BORDER_CONSTANT, borderValue=0)[:, 0]
+    return np.where(zero > 0, 0, np.where(full > 0, 2, 1)).astype(np.int8)
 
 
 def _minus_rows(box: tuple[int, int, int, int], rows: tuple[int, int] | None) -> tuple[int, int, int, int] | None:
