@@ -79,4 +79,5 @@ def generate_local(
         output.with_suffix(".jpg"),
         on_frame=lambda done: progress(done, spec.num_frames),
         metadata={"seed": used_seed},
+        settings=settings,
     )

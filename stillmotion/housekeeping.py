@@ -8,10 +8,9 @@ import shutil
 import threading
 from collections.abc import Callable
 
-from stillmotion.service import final_hooks
 from stillmotion.settings import Settings
 from stillmotion.storage import ArtifactStore
-from stillmotion.store import Store
+from stillmotion.store import Store, final_deliveries
 
 log = logging.getLogger("stillmotion.housekeeping")
 
@@ -39,7 +38,7 @@ class Housekeeper:
 
     def once(self) -> dict[str, int]:
         """One round; counts of what it did (for logs and tests)."""
-        expired = self.store.expire_off_peak(self.settings.off_peak_max_age_s, final_hooks)
+        expired = self.store.expire_off_peak(self.settings.off_peak_max_age_s, final_deliveries)
         if expired:
             log.info("off-peak jobs expired, canceled and refunded: %s", expired)
         purged = self.purge()

@@ -120,7 +120,8 @@ def render_clip(
     part = video.with_name(video.stem + ".part" + video.suffix)
     # Music is fetched and beat-tracked before the engine runs: a bad URL fails before any frame,
     # and an is_rec render hands the beats to the engine.
-    audio = ClipAudio(spec, settings or Settings())
+    settings = settings or Settings()  # read the environment once, for the music and the mark
+    audio = ClipAudio(spec, settings)
     ctx = RenderContext(metadata=dict(metadata or {}), should_stop=should_stop, on_progress=on_progress,
                         beats=audio.beats)
     mark = _watermark(spec, ctx, settings)  # before the file opens: a bad wm_url leaves nothing behind
@@ -155,7 +156,7 @@ def render_clip(
     return RenderOutput(video, cover, done, seconds, ctx.metadata, has_audio=audio.has_audio)
 
 
-def _watermark(spec: GenerationSpec, ctx: RenderContext, settings: Settings | None) -> Watermark | None:
+def _watermark(spec: GenerationSpec, ctx: RenderContext, settings: Settings) -> Watermark | None:
     """Build the clip's mark once (fetching wm_url if given) and say in the metadata what it is."""
     if spec.watermark is None:
         return None

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import bisect
 import hashlib
 import math
-import threading
 import time
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -22,11 +20,12 @@ from stillmotion.errors import Conflict, FieldInvalid, NotFound
 from stillmotion.media.inputs import fetch_image_data, validate_image_bytes
 from stillmotion.media.netguard import check_url
 from stillmotion.observability import JOBS_SUBMITTED
+from stillmotion.queue_rank import QueueRanker
 from stillmotion.randomness import randbelow, uuid4
 from stillmotion.routing import route_request
 from stillmotion.settings import Settings
 from stillmotion.storage import ArtifactStore
-from stillmotion.store import NewDelivery, NewJob, Store
+from stillmotion.store import Delivery, LedgerLine, NewJob, Store, final_deliveries
 from stillmotion.store.listing import JobFilter
 
 MAX_SEED = 2_147_483_647
@@ -45,11 +44,6 @@ def random_seed() -> int:
 class Submission:
     job: Job
     replayed: bool  # an earlier request with the same Idempotency-Key made this job
-
-
-def final_hooks(job: Job) -> list[NewDelivery]:
-    """The final-state callback a job asked for, in its own dialect's body."""
-    return [NewDelivery(job.callback_url, job.dialect)] if job.callback_url else []
 
 
 def check_idempotency_key(key: Any) -> str | None:
@@ -81,63 +75,6 @@ def request_hash(dialect: str, model_id: Any, args: Any, callback_url: Any, even
     except TypeError:  # a value orjson cannot encode would be refused by validation anyway
         raw = repr(body).encode()
     return hashlib.sha256(raw).hexdigest()
-
-
-class QueueRanker:
-    """Queue positions without counting a deep queue on every read.
-
-    While an engine's queue is short (under `deep` jobs) every position is an exact count, a
-    few index entries. Once it is deep, a count would walk thousands of index entries on
-    every query and create, so positions come from a sorted snapshot of the queue's claim
-    order (a bisect), refreshed in the background at most every `ttl_s`: a position in a
-    deep queue may then be up to `ttl_s` old (jobs claimed or created since not yet
-    counted), which an estimate of thousands ahead can afford. `Store.queue_position` stays exact.
-    """
-
-    deep = 128
-    ttl_s = 1.0
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self._snapshots: dict[str, tuple[float, list[tuple[bool, Any, str]]]] = {}
-        self._refreshing: set[str] = set()
-        self._lock = threading.Lock()
-
-    def is_deep(self, _job_id: str) -> bool:
-        """Whether any engine's queue was deep at its last look (the engine of a job not yet
-        read is unknown, so one deep queue sends every queued read to the snapshots)."""
-        return any(len(order) >= self.deep for _, order in self._snapshots.values())
-
-    def deepened(self, engine: str) -> None:
-        self._refresh_soon(engine)
-
-    def position(self, job: Job) -> int:
-        snap = self._snapshots.get(job.engine)
-        if snap is None or len(snap[1]) < self.deep:
-            position = self.store.position_of(job)
-            if position >= self.deep:
-                self._refresh_soon(job.engine)
-            return position
-        if time.monotonic() - snap[0] > self.ttl_s:
-            self._refresh_soon(job.engine)
-        return bisect.bisect_left(snap[1], (job.off_peak, job.created_at, job.id))
-
-    def _refresh_soon(self, engine: str) -> None:
-        with self._lock:
-            if engine in self._refreshing:
-                return
-            self._refreshing.add(engine)
-        threading.Thread(target=self._refresh, args=(engine,), name="queue-rank", daemon=True).start()
-
-    def _refresh(self, engine: str) -> None:
-        try:
-            order = self.store.queued_order(engine)
-            self._snapshots[engine] = (time.monotonic(), order)
-        except Exception:  # noqa: BLE001 - the next read tries again; counts stay exact meanwhile
-            self._snapshots.pop(engine, None)
-        finally:
-            with self._lock:
-                self._refreshing.discard(engine)
 
 
 class JobService:
@@ -264,6 +201,18 @@ class JobService:
             stored[field] = StoredImage(key, image.width, image.height)
         return stored
 
+    def deliveries(self, owner: str, job_id: Any) -> list[Delivery]:
+        """The callback deliveries of one of this owner's jobs, with their attempt history."""
+        return self.store.deliveries(self.get(owner, job_id).id)
+
+    def usage(self, owner: str, limit: int) -> tuple[list[LedgerLine], Decimal, Decimal | None]:
+        """The owner's latest ledger lines, net amount spent, and balance (None: unlimited)."""
+        return self.store.ledger(owner, limit=limit), self.store.ledger_total(owner), self.store.balance(owner)
+
+    def queue_stats(self) -> dict[str, int]:
+        """Queue counts for metrics; raises when the database is unreachable (health checks)."""
+        return self.store.queue_stats()
+
     def get(self, owner: str, job_id: Any, *, field: str = "id") -> Job:
         """A job of this owner; another owner's job is indistinguishable from a missing one.
         A queued job comes with an estimated `eta` from its queue position."""
@@ -338,7 +287,7 @@ class JobService:
         """Cancel and refund; a queued job at once, a running one as its worker notices (its
         next frame or step). Conflict when the job has already ended."""
         job = self.get(owner, job_id)
-        canceled = self.store.cancel(job.id, final_hooks(job))
+        canceled = self.store.cancel(job.id, final_deliveries(job))
         if canceled is None:
             current = self.store.get_job(job.id)
             state = current.status.name.lower() if current else "gone"

@@ -26,7 +26,7 @@ from stillmotion.offpeak import off_peak_open
 from stillmotion.render import render_clip
 from stillmotion.settings import Settings
 from stillmotion.storage import ArtifactStore
-from stillmotion.store import NewDelivery, Store
+from stillmotion.store import Store, final_deliveries
 
 log = logging.getLogger("stillmotion.worker")
 _ids = count(1)
@@ -34,11 +34,6 @@ _ids = count(1)
 
 def worker_id(prefix: str = "w") -> str:
     return f"{prefix}-{socket.gethostname()}-{os.getpid()}-{next(_ids)}"
-
-
-def callbacks_for(job: Job) -> list[NewDelivery]:
-    """The final-state callback a job asked for, in its own dialect's body."""
-    return [NewDelivery(job.callback_url, job.dialect)] if job.callback_url else []
 
 
 class Run:
@@ -136,7 +131,7 @@ class Worker:
         now = time.monotonic()
         if now - self._last_reap >= self.settings.reap_interval_s:
             self._last_reap = now
-            result = self.store.reap(self.settings.max_attempts, deliveries=callbacks_for)
+            result = self.store.reap(self.settings.max_attempts, deliveries=final_deliveries)
             if result.requeued or result.failed:
                 log.warning("reaped: requeued %s failed %s", result.requeued, result.failed)
 
@@ -151,7 +146,7 @@ class Worker:
         run = Run(job, stop, self.settings.shutdown_grace_s)
         beat = threading.Thread(target=self._heartbeat, args=(run,), daemon=True)
         beat.start()
-        deliveries = callbacks_for(job)
+        deliveries = final_deliveries(job)
         token = observability.JOB_ID.set(job.id)
         state = "failed"
         log.info("job %s attempt %d started", job.id, job.attempts)

@@ -28,7 +28,7 @@ async def serve_file(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
-    runtime(request).store.queue_stats()  # raises (-> 500) if the database is unreachable
+    runtime(request).service.queue_stats()  # raises (-> 500) if the database is unreachable
     return json_response({"status": "ok"})
 
 

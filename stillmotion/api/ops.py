@@ -20,7 +20,7 @@ def _checks(request: Request) -> dict[str, str]:
     rt = runtime(request)
     out: dict[str, str] = {}
     try:
-        rt.store.queue_stats()
+        rt.service.queue_stats()
         out["database"] = "ok"
     except Exception as exc:  # reported, not raised: readiness is an answer, not an error
         out["database"] = f"error: {type(exc).__name__}"
@@ -41,8 +41,8 @@ async def readyz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    store = runtime(request).store
-    body = await anyio.to_thread.run_sync(render_metrics, store.queue_stats)
+    service = runtime(request).service
+    body = await anyio.to_thread.run_sync(render_metrics, service.queue_stats)
     return Response(body, media_type=PROMETHEUS_TEXT)
 
 

@@ -101,9 +101,7 @@ async def list_jobs(request: Request) -> Response:
 
 @with_errors(shape_error)
 async def deliveries(request: Request) -> Response:
-    rt = runtime(request)
-    job = rt.service.get(owner(request), request.path_params["job_id"])
-    rows = rt.store.deliveries(job.id)
+    rows = runtime(request).service.deliveries(owner(request), request.path_params["job_id"])
     return json_response({"object": "list", "data": [
         {
             "id": d.id,
@@ -164,11 +162,8 @@ async def quote(request: Request) -> Response:
 @with_errors(shape_error)
 async def usage(request: Request) -> Response:
     who = owner(request)
-    store = runtime(request).store
     limit = _int(request.query_params.get("limit"), "limit", 100, 1, 1000)
-    lines = store.ledger(who, limit=limit)
-    total = store.ledger_total(who)
-    balance = store.balance(who)
+    lines, total, balance = runtime(request).service.usage(who, limit)
     return json_response({
         "object": "usage",
         "balance": None if balance is None else format_amount(balance),

@@ -15,6 +15,8 @@ def get_engine(name: str, settings: Settings | None = None) -> Engine:
     if name == "motion":
         from stillmotion.engines.motion import MotionEngine
 
+        if settings is not None:  # the caller's settings, not a second read of the environment
+            return MotionEngine(settings.depth_model_dir, use_settings=False)
         return MotionEngine()
     if name == "diffusers":
         from stillmotion.engines.diffusers import DiffusersEngine

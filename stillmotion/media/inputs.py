@@ -190,6 +190,7 @@ def _decode(im: Image.Image, field: str) -> None:
         raise FieldInvalid("truncated or corrupt image data", field=field) from None
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # by colour type
 
 
@@ -203,45 +204,59 @@ def _png_verified(data: bytes, width: int, height: int) -> bytes | None:
     Unfiltering the rows (what Pillow adds) cannot fail on such a file, and costs several
     times the rest for small images. Interlaced files and anything unusual go to Pillow.
     """
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
+    if data[:8] != _PNG_SIGNATURE:
         return None
-    pos, size, first, idat, exif, ended = 8, len(data), True, [], b"", False
     try:
-        while pos + 12 <= size:
-            length = int.from_bytes(data[pos : pos + 4], "big")
-            kind = data[pos + 4 : pos + 8]
-            end = pos + 8 + length
-            if end + 4 > size or zlib.crc32(data[pos + 4 : end]) != int.from_bytes(data[end : end + 4], "big"):
-                return None
-            body = data[pos + 8 : end]
-            if first != (kind == b"IHDR"):
-                return None
-            if first:
-                w, h, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", body)
-                if (w, h) != (width, height) or interlace or colour not in _PNG_CHANNELS:
-                    return None
-                first = False
-            elif kind == b"IDAT":
-                idat.append(body)
-            elif kind == b"eXIf":
-                exif = body
-            elif kind == b"IEND":
-                ended = True  # bytes after IEND are ignored, as decoders do
-                break
-            pos = end + 4
-        if not ended or not idat:
+        chunks = _png_chunks(data, width, height)
+        if chunks is None:
             return None
-        row = 1 + (width * _PNG_CHANNELS[colour] * depth + 7) // 8
-        expected = row * height
-        inflater = zlib.decompressobj()
-        pixels = inflater.decompress(b"".join(idat), expected + 1)
-        if len(pixels) != expected or not inflater.eof:
-            return None
-        if int(np.frombuffer(pixels, np.uint8)[::row].max()) > 4:  # filter types are 0-4
+        bits_per_pixel, idat, exif = chunks
+        if not _png_rows_valid(b"".join(idat), width, height, bits_per_pixel):
             return None
     except (struct.error, zlib.error, ValueError):
         return None
     return exif
+
+
+def _png_chunks(data: bytes, width: int, height: int) -> tuple[int, list[bytes], bytes] | None:
+    """Walk the chunks after the signature: (bits per pixel, IDAT bodies, eXIf body), or None
+    when a chunk is cut short, fails its CRC, is out of order, or IHDR is unusual."""
+    pos, size, first, idat, exif = 8, len(data), True, [], b""
+    bits_per_pixel = 0
+    while pos + 12 <= size:
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kind = data[pos + 4 : pos + 8]
+        end = pos + 8 + length
+        if end + 4 > size or zlib.crc32(data[pos + 4 : end]) != int.from_bytes(data[end : end + 4], "big"):
+            return None
+        body = data[pos + 8 : end]
+        if first != (kind == b"IHDR"):
+            return None
+        if first:
+            w, h, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", body)
+            if (w, h) != (width, height) or interlace or colour not in _PNG_CHANNELS:
+                return None
+            bits_per_pixel = _PNG_CHANNELS[colour] * depth
+            first = False
+        elif kind == b"IDAT":
+            idat.append(body)
+        elif kind == b"eXIf":
+            exif = body
+        elif kind == b"IEND":  # bytes after IEND are ignored, as decoders do
+            return (bits_per_pixel, idat, exif) if idat else None
+        pos = end + 4
+    return None  # no IEND
+
+
+def _png_rows_valid(stream: bytes, width: int, height: int, bits_per_pixel: int) -> bool:
+    """One complete zlib stream inflating to exactly the header's size, each row's filter 0-4."""
+    row = 1 + (width * bits_per_pixel + 7) // 8
+    expected = row * height
+    inflater = zlib.decompressobj()
+    pixels = inflater.decompress(stream, expected + 1)
+    if len(pixels) != expected or not inflater.eof:
+        return False
+    return int(np.frombuffer(pixels, np.uint8)[::row].max()) <= 4
 
 
 def _exif_orientation(exif: bytes) -> int:
@@ -289,7 +304,7 @@ _FTYP_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"hevc": "HEIC", b"mif1": "HEI
 
 
 def _has_image_magic(data: bytes) -> bool:
-    accepted = data[:3] == b"\xff\xd8\xff" or data[:8] == b"\x89PNG\r\n\x1a\n" or (
+    accepted = data[:3] == b"\xff\xd8\xff" or data[:8] == _PNG_SIGNATURE or (
         data[:4] == b"RIFF" and data[8:12] == b"WEBP"
     )
     return accepted or sniff_format(data) is not None

@@ -5,7 +5,7 @@ SQLAlchemy Core over SQLite (default) or PostgreSQL; the schema is created and u
 """
 
 from .columns import from_micros, to_micros
-from .records import Delivery, KeyRecord, LedgerLine, NewDelivery, NewJob, ReapResult
+from .records import Delivery, KeyRecord, LedgerLine, NewDelivery, NewJob, ReapResult, final_deliveries
 from .sqlstore import Store
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "NewJob",
     "ReapResult",
     "Store",
+    "final_deliveries",
     "from_micros",
     "to_micros",
 ]

@@ -9,8 +9,9 @@ PostgreSQL: ordinary READ COMMITTED transactions; claims rely on `FOR UPDATE SKI
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import threading
+import weakref
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -72,7 +73,10 @@ def _sqlite_engine(url: URL, pool_size: int) -> Engine:
     return engine
 
 
-_WRITE_LOCKS: dict[int, threading.Lock] = {}
+# One write lock per engine, dropped with the engine (keyed weakly, so a new engine that
+# reuses a dead one's id() never inherits its lock).
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_WRITE_LOCKS_GUARD = threading.Lock()
 
 
 @contextmanager
@@ -84,13 +88,14 @@ def write_tx(engine: Engine) -> Iterator[Connection]:
     many concurrent submits costs far more than queueing on a lock. Other processes still
     meet the busy handler, as they must.
     """
-    lock = _WRITE_LOCKS.get(id(engine)) if engine.dialect.name == "sqlite" else None
-    if lock is None and engine.dialect.name == "sqlite":
-        lock = _WRITE_LOCKS.setdefault(id(engine), threading.Lock())
-    if lock is None:
+    if engine.dialect.name != "sqlite":
         with engine.begin() as conn:
             yield conn
         return
+    lock = _WRITE_LOCKS.get(engine)
+    if lock is None:
+        with _WRITE_LOCKS_GUARD:
+            lock = _WRITE_LOCKS.setdefault(engine, threading.Lock())
     with lock, engine.begin() as conn:
         yield conn
 

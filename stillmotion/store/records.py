@@ -75,6 +75,11 @@ class NewDelivery:
     payload: dict[str, Any] | None = None  # a snapshot for non-final events
 
 
+def final_deliveries(job: Job) -> list[NewDelivery]:
+    """The final-state callback a job asked for, in its own dialect's body."""
+    return [NewDelivery(job.callback_url, job.dialect)] if job.callback_url else []
+
+
 @dataclass(frozen=True)
 class Delivery:
     id: int
