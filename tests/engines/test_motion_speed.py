@@ -6,6 +6,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from motion_support import textured
 from stillmotion.engines.motion import plan_motion, profile_for
@@ -138,7 +139,7 @@ def test_frames_are_fresh_arrays_so_render_clip_need_not_copy_them(tmp_path: Pat
         assert not np.array_equal(frames[0], frames[-1])
 
 
-def test_render_clip_runs_turbo_on_one_opencv_thread_and_restores_the_count(tmp_path: Path) -> None:
+def test_render_clip_runs_frame_workers_on_one_opencv_thread_and_restores_the_count(tmp_path: Path) -> None:
     from motion_support import make_spec, save_png
     from stillmotion.engines.motion import MotionEngine
     from stillmotion.render import render_clip
@@ -152,15 +153,89 @@ def test_render_clip_runs_turbo_on_one_opencv_thread_and_restores_the_count(tmp_
                 yield frame
 
     img = save_png(tmp_path / "a.png", textured(160, 96, seed=2))
-    engine = Probe(use_settings=False)
     before = cv2.getNumThreads()
-    for mode, during in (("turbo", 1), ("pro", before)):
-        seen.clear()
-        spec = make_spec(img, "the camera pushes in", width=160, height=96, num_frames=4, mode=mode)
-        assert engine.opencv_threads(spec) == (1 if mode == "turbo" else None)
-        render_clip(engine, spec, tmp_path / f"{mode}.mp4", tmp_path / f"{mode}.jpg")
-        assert seen == [during] * 4
-        assert cv2.getNumThreads() == before
+    for workers, during in ((2, 1), (1, before)):  # frames in parallel: one OpenCV thread each
+        engine = Probe(use_settings=False, workers=workers)
+        for mode in ("turbo", "pro"):
+            seen.clear()
+            spec = make_spec(img, "the camera pushes in", width=160, height=96, num_frames=4, mode=mode)
+            assert engine.opencv_threads(spec) == (1 if workers > 1 else None)
+            render_clip(engine, spec, tmp_path / f"{mode}.mp4", tmp_path / f"{mode}.jpg")
+            assert seen == [during] * 4
+            assert cv2.getNumThreads() == before
+
+
+@pytest.mark.parametrize("case", ["camera", "morph"])
+def test_frames_rendered_in_parallel_equal_frames_rendered_one_by_one(tmp_path: Path, case: str) -> None:
+    from motion_support import make_spec, save_png
+    from stillmotion.engines.base import RenderContext
+    from stillmotion.engines.motion import MotionEngine
+
+    img = save_png(tmp_path / "a.png", textured(192, 108, seed=4))
+    tail = save_png(tmp_path / "b.png", np.roll(textured(192, 108, seed=4), 9, axis=1)) if case == "morph" else None
+    prompt = "the camera pushes in while clouds drift over the lake, snow falls" if case == "camera" else ""
+    spec = make_spec(img, prompt, width=192, height=108, num_frames=9, image_tail=tail)
+    one = list(MotionEngine(use_settings=False, workers=1).frames(spec, RenderContext()))
+    three = list(MotionEngine(use_settings=False, workers=3).frames(spec, RenderContext()))
+    assert len(one) == len(three) == 9
+    for a, b in zip(one, three):
+        assert np.array_equal(a, b)
+
+
+def test_ordered_map_keeps_order_bounds_the_lookahead_and_stops_early() -> None:
+    import threading
+    import time
+
+    from stillmotion.engines.motion.threads import ordered_map
+
+    started = []
+    lock = threading.Lock()
+
+    def slow(i: int) -> int:
+        with lock:
+            started.append(i)
+        time.sleep(0.02 * ((7 * i) % 3))  # later items often finish first
+        return i * i
+
+    assert list(ordered_map(slow, range(12), 3)) == [i * i for i in range(12)]
+    started.clear()
+    gen = ordered_map(slow, range(100), 2)
+    assert [next(gen) for _ in range(3)] == [0, 1, 4]
+    gen.close()  # a cancel: pending items are dropped
+    assert len(started) <= 3 + 2 + 1  # consumed, the workers' lookahead, and one in flight
+
+
+def test_lights_screened_by_spans_equal_one_pass_over_the_whole_frame() -> None:
+    from stillmotion.engines.motion.effects import Effects
+
+    rng = np.random.default_rng(5)
+    fitted = rng.integers(0, 256, (96, 160, 3), np.uint8)
+    for scale in (0.25, 0.33):  # 160 is a whole multiple of 40 small columns, not of 53
+        fx = Effects(["clouds"], fitted, 2.0, scale, 1)
+        sw, sh = fx.small_size
+        dark = np.ones((sh, sw), np.float32)
+        dark[2:5, 3:9] = rng.uniform(0.2, 1.0, (3, 6))  # two lit blocks far apart, one at the edge
+        dark[sh - 3 :, sw - 4 :] = rng.uniform(0.2, 1.0, (3, 4))
+        dark[10, :] = 0.9990  # rounds to zero light: nothing to do there
+        frame = cv2.cvtColor(rng.integers(0, 256, (96, 160, 3), np.uint8), cv2.COLOR_RGB2RGBA)
+        got = frame.copy()
+        fx._screen(got, dark)
+        small8 = ((1.0 - dark) * 255.0 + 0.5).astype(np.uint8)
+        a8 = cv2.cvtColor(cv2.resize(small8, (160, 96), interpolation=cv2.INTER_LINEAR), cv2.COLOR_GRAY2RGBA)
+        want = cv2.add(frame, cv2.multiply(cv2.bitwise_not(frame), a8, scale=1.0 / 255.0))
+        assert np.array_equal(got, want)
+        assert not np.array_equal(got, frame)
+
+
+def test_water_shimmer_leaves_a_blue_sky_alone() -> None:
+    from stillmotion.engines.motion.bench import landscape
+    from stillmotion.engines.motion.effects import Effects
+
+    img = landscape(320, 180)  # blue sky down to the hills at ~45%, a blue lake below 70%
+    mask = Effects(["shimmer"], img, 2.0, 0.5, 1).masks["shimmer"]
+    h = mask.shape[0]
+    assert mask[int(0.8 * h) :].mean() > 0.8  # the lake
+    assert mask[: int(0.4 * h)].max() < 0.05  # not the sky
 
 
 def test_inverse_alpha_spreads_255_minus_alpha_to_four_channels() -> None:
@@ -171,3 +246,13 @@ def test_inverse_alpha_spreads_255_minus_alpha_to_four_channels() -> None:
     assert np.array_equal(_inverse_alpha(rgba, np.empty_like(rgba)), want)
     buf = np.empty((10, 12, 4), np.uint8)  # a view into a larger buffer, as the renderer uses it
     assert np.array_equal(_inverse_alpha(rgba[1:5], buf[:4, :9]), want[1:5])
+
+
+def test_encoder_bench_measures_cpu_bytes_and_psnr(tmp_path: Path) -> None:
+    from stillmotion.engines.motion.bench_encoders import encode, yuv_frames
+
+    frames = yuv_frames("city", 128, 72, 6, tmp_path)
+    fine = encode(frames, {"preset": "superfast", "crf": "12"}, tmp_path / "fine.mp4")
+    coarse = encode(frames, {"preset": "superfast", "crf": "35"}, tmp_path / "coarse.mp4")
+    assert fine[0] > 0 and fine[2] > coarse[2] > 0  # CPU seen; the lower CRF spends more bytes...
+    assert fine[3] > coarse[3] > 20  # ...for a closer picture

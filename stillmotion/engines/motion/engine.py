@@ -20,6 +20,7 @@ from stillmotion.engines.motion.parallax import layer_matrix
 from stillmotion.engines.motion.plan import MotionPlan, ease, plan_motion
 from stillmotion.engines.motion.scene import prepare_scene
 from stillmotion.engines.motion.style import style_for
+from stillmotion.engines.motion.threads import frame_workers, ordered_map
 from stillmotion.errors import GenerationFailed
 from stillmotion.media.imaging import fit_to_frame, load_rgb
 
@@ -62,23 +63,28 @@ class MotionEngine:
     prompt's camera move as a rise-and-settle overlay so both end frames stay exact.
     ``spec.mode`` picks a quality/speed profile (modes.py). ``depth_model_dir``: a local
     Depth Anything V2 checkpoint used instead of the heuristic depth (default: the setting).
+    ``workers``: frames rendered at once (default: the usable cores, at most 4; threads.py);
+    the output does not depend on it.
     """
 
     name = "motion"
     fresh_frames = True  # every frame is a new array (render.prefetch need not copy it)
 
-    def __init__(self, depth_model_dir: str | Path | None = None, *, use_settings: bool = True) -> None:
+    def __init__(
+        self, depth_model_dir: str | Path | None = None, *, use_settings: bool = True, workers: int | None = None
+    ) -> None:
         if depth_model_dir is None and use_settings:
             depth_model_dir = _default_depth_dir()
         self.depth_model_dir = str(depth_model_dir) if depth_model_dir else None
+        self.workers = frame_workers() if workers is None else max(1, int(workers))
 
     def opencv_threads(self, spec: GenerationSpec) -> int | None:
         """OpenCV threads while render_clip encodes beside the engine (None: OpenCV's default).
 
-        ``turbo`` frames are cheap enough that the encoder is a real share of the work: one
-        OpenCV thread leaves it a core and saves OpenCV's waiting (5 s 720p on 2 cores: CPU
-        3.1 s -> 2.5 s, wall 1.73 s -> 1.59 s). The other modes are engine-bound and need both."""
-        return 1 if profile_for(spec.mode).name == "turbo" else None
+        One: the engine renders whole frames in parallel instead (threads.py), which uses the
+        cores without OpenCV's per-call waiting; with a single frame worker (one core) OpenCV
+        keeps its default."""
+        return 1 if self.workers > 1 else None
 
     def frames(self, spec: GenerationSpec, ctx: RenderContext) -> Iterator[np.ndarray]:
         if spec.num_frames < 1 or spec.width < 2 or spec.height < 2:
@@ -87,14 +93,13 @@ class MotionEngine:
         profile = profile_for(spec.mode)
         ctx.metadata.update({"engine": self.name, "mode": profile.name})
         render = self._morph(spec, ctx, profile) if spec.image_tail else self._camera(spec, ctx, profile)
+        frames = ordered_map(render, frame_times(spec.num_frames), self.workers)
         try:
-            for t in frame_times(spec.num_frames):
+            for frame in frames:
                 ctx.check()
-                yield render(t)
+                yield frame
         finally:
-            close = getattr(render, "close", None)
-            if close:
-                close()
+            frames.close()  # a stop or an error: pending frames are dropped, running ones finish
 
     def _plan(self, spec: GenerationSpec, ctx: RenderContext) -> MotionPlan:
         return plan_motion(spec.prompt, spec.num_frames / max(spec.fps, 1), rng_for(spec.seed), tuple(ctx.beats))
@@ -153,7 +158,6 @@ class MotionEngine:
                 frame = cv2.warpAffine(frame, m, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT_101)
             return frame
 
-        render.close = morph.close  # type: ignore[attr-defined]
         return render
 
 

@@ -34,6 +34,7 @@ import numpy as np
 from stillmotion.engines.motion.flow import estimate_flows, model_flow
 from stillmotion.engines.motion.modes import ModeProfile
 from stillmotion.engines.motion.resample import supersample
+from stillmotion.engines.motion.threads import Scratch
 
 MOTION_PRIORITY = 0.25  # Z per full-resolution pixel of motion
 INCONSISTENCY_PENALTY = 0.5  # Z per full-resolution pixel of forward-backward error
@@ -215,7 +216,7 @@ def _match_errors(head: np.ndarray, tail: np.ndarray, forward: np.ndarray, size:
 class FlowMorph:
     """Renders the morph between two fitted frames of the same size at any t in [0, 1].
 
-    Holds one helper thread (used to run the two directions side by side); call close().
+    `frame(t)` may be called from several threads at once (each gets its own scratch buffers).
     """
 
     def __init__(self, head: np.ndarray, tail: np.ndarray, profile: ModeProfile) -> None:
@@ -227,14 +228,8 @@ class FlowMorph:
         height, width = head.shape[:2]
         self.size = (width, height)
         self.sizes = sizes = _Sizes.for_frame(width, height, profile)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="motion-morph")
-        try:
-            pair = estimate_flows(
-                head, tail, sizes.flow, sizes.features, profile.dis_preset, profile.features, self._pool
-            )
-        except BaseException:
-            self.close()
-            raise
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="motion-morph") as pool:  # both directions at once
+            pair = estimate_flows(head, tail, sizes.flow, sizes.features, profile.dis_preset, profile.features, pool)
         self.layers = pair.layers
         self.residual, self.plain_error = _match_errors(head, tail, pair.forward, sizes.flow)
         f_ab = _resize_flow(pair.forward, sizes.grid)
@@ -253,10 +248,9 @@ class FlowMorph:
         if k != 1:
             xs, ys = np.meshgrid(np.arange(width, dtype=np.float32) * k, np.arange(height, dtype=np.float32) * k)
             self._base = np.dstack([xs, ys])
-            self._map = np.empty((height, width, 2), np.float32)
-        self._offsets = np.empty((height, width, 2), np.float32)
-        self._warped = (np.empty((height, width, 4), np.uint8), np.empty((height, width, 4), np.uint8))
-        self._weights = (np.empty((height, width), np.float32), np.empty((height, width), np.float32))
+        # Full-resolution scratch buffers, reused per thread: fresh 7 MB arrays every frame cost
+        # more in page faults than the arithmetic, and frames may render in parallel.
+        self._scratch = Scratch()
 
     def _side(
         self, forward: np.ndarray, backward: np.ndarray, models: list[np.ndarray], labels: np.ndarray
@@ -282,10 +276,6 @@ class FlowMorph:
         z -= INCONSISTENCY_PENALTY * np.where(occluded, OCCLUDED_ERROR, err * to_frame)
         return _Splatter(filled, z, unit), float(occluded.mean())
 
-    def close(self) -> None:
-        """Release the helper thread (the engine calls this when the clip ends)."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
-
     def describe(self) -> dict[str, Any]:
         return {
             "method": "bidirectional_flow",
@@ -305,10 +295,9 @@ class FlowMorph:
             return self.head.copy()
         if t >= 1.0:
             return self.tail.copy()
-        # numpy's bincount releases the GIL: splat both sides at once.
-        pending = self._pool.submit(self._b.splat, 1.0 - t)
+        # One frame per thread (the engine renders frames in parallel): both sides splat here.
         fa, ca, ga = self._a.splat(t)
-        fb, cb, gb = pending.result()
+        fb, cb, gb = self._b.splat(1.0 - t)
         # Holes on one side: borrow the other side's flow, rescaled assuming straight motion
         # (the blend weights give that side little say there anyway).
         only_b = ~ga & gb
@@ -318,16 +307,19 @@ class FlowMorph:
 
         wa = (1.0 - t) * np.clip(ca, MIN_WEIGHT, 1.0)
         wb = t * np.clip(cb, MIN_WEIGHT, 1.0)
-        # Full-resolution scratch buffers are reused: fresh 7 MB arrays every frame cost
-        # more in page faults than the arithmetic.
-        for source, flow, out in zip(self._sources, (fa, fb), self._warped):
-            cv2.resize(flow, self.size, dst=self._offsets, interpolation=cv2.INTER_LINEAR)
+        width, height = self.size
+        get = self._scratch.get
+        offsets = get("offsets", (height, width, 2), np.float32)
+        warped = (get("warped_a", (height, width, 4)), get("warped_b", (height, width, 4)))
+        weights = (get("weight_a", (height, width), np.float32), get("weight_b", (height, width), np.float32))
+        for source, flow, out in zip(self._sources, (fa, fb), warped):
+            cv2.resize(flow, self.size, dst=offsets, interpolation=cv2.INTER_LINEAR)
             if self._base is None:  # 1x source: the offsets are a relative map as they are
-                mapping, flags = self._offsets, self._interp | cv2.WARP_RELATIVE_MAP
+                mapping, flags = offsets, self._interp | cv2.WARP_RELATIVE_MAP
             else:  # 2x source: absolute coordinates on the supersampled grid
-                mapping, flags = cv2.add(self._base, self._offsets, dst=self._map), self._interp
+                mapping, flags = cv2.add(self._base, offsets, dst=get("map", (height, width, 2), np.float32)), self._interp
             cv2.remap(source, mapping, None, flags, dst=out, borderMode=cv2.BORDER_REFLECT_101)
-        cv2.resize(wa, self.size, dst=self._weights[0], interpolation=cv2.INTER_LINEAR)
-        cv2.resize(wb, self.size, dst=self._weights[1], interpolation=cv2.INTER_LINEAR)
-        blended = cv2.blendLinear(self._warped[0], self._warped[1], self._weights[0], self._weights[1])
+        cv2.resize(wa, self.size, dst=weights[0], interpolation=cv2.INTER_LINEAR)
+        cv2.resize(wb, self.size, dst=weights[1], interpolation=cv2.INTER_LINEAR)
+        blended = cv2.blendLinear(warped[0], warped[1], weights[0], weights[1])
         return cv2.cvtColor(blended, cv2.COLOR_RGBA2RGB)

@@ -28,6 +28,7 @@ from stillmotion.engines.motion.modes import ModeProfile
 from stillmotion.engines.motion.moves import CameraState
 from stillmotion.engines.motion.plan import MotionPlan, ease
 from stillmotion.engines.motion.resample import supersample
+from stillmotion.engines.motion.threads import Scratch
 
 KERNEL_GUARD = 4
 PROBE_TIMES = 41
@@ -149,7 +150,8 @@ class ParallaxRenderer:
     Speed: every nearer layer is stored (and supersampled) only over its own box, warped only
     over the output box it can reach this frame, and composited in 8-bit with OpenCV calls.
     Layers (Layers.images) holding a single image (a plan without parallax, see
-    layers.build_layers) are drawn with one warp. Reuses its output buffers between frames."""
+    layers.build_layers) are drawn with one warp. Reuses its output buffers between frames, one set
+    per thread, so frames may be rendered in parallel."""
 
     def __init__(
         self, layers: Layers, canvas_origin: tuple[int, int], plan: MotionPlan, size: tuple[int, int],
@@ -191,9 +193,7 @@ class ParallaxRenderer:
         self.row_kinds = [None] + [_row_kinds(img[..., 3]) for img in layers.images[1:]]
         self.skip_hidden = True  # leave out rows of a layer that the next one covers opaquely
         self.interp = profile.warp_interp if self.k == 1 else cv2.INTER_LINEAR
-        w, h = size
-        self.out = np.empty((h, w, 4), np.uint8)
-        self.inv = np.empty((h, w, 4), np.uint8)  # 255 - alpha in all four channels, reused
+        self.scratch = Scratch()  # per thread: the output frame and 255 - alpha (frames render in parallel)
 
     def matrices(self, t: float) -> list[np.ndarray]:
         """Per drawn layer, the 2x3 map from output pixels to (supersampled) canvas pixels."""
@@ -207,13 +207,14 @@ class ParallaxRenderer:
         return out
 
     def frame_rgba(self, t: float) -> np.ndarray:
-        """The composited RGBA frame (alpha 255), in a buffer reused by the next call.
+        """The composited RGBA frame (alpha 255), in a buffer reused by this thread's next call.
 
         Rows of a layer's box that the next nearer layer covers with alpha 255 this frame (its
         band of fully opaque canvas rows, when its warp keeps rows horizontal) are not drawn:
         compositing would multiply them by zero anyway, so the frame is the same, bit for bit.
         """
         w, h = self.size
+        out = self.scratch.get("out", (h, w, 4))
         flags = self.interp | cv2.WARP_INVERSE_MAP
         mats = self.matrices(t)
         boxes = [(0, 0, w, h)] + [self._box(i, m) for i, m in enumerate(mats) if i]
@@ -230,7 +231,7 @@ class ParallaxRenderer:
             shifted[:, 2] += shifted[:, 0] * x0 + shifted[:, 1] * y0
             shifted[0, 2] -= self.offsets[i][0] * self.k
             shifted[1, 2] -= self.offsets[i][1] * self.k
-            roi = self.out[y0:y1, x0:x1]
+            roi = out[y0:y1, x0:x1]
             if i == 0:
                 cv2.warpAffine(src, shifted, (x1 - x0, y1 - y0), dst=roi, flags=flags, borderMode=cv2.BORDER_REFLECT_101)
                 continue
@@ -242,10 +243,10 @@ class ParallaxRenderer:
                 if kind == 2:
                     np.copyto(rows, part)
                 elif kind == 1:
-                    inv = _inverse_alpha(part, self.inv[: r1 - r0, : x1 - x0])
+                    inv = _inverse_alpha(part, self.scratch.get("inv", (h, w, 4))[: r1 - r0, : x1 - x0])
                     cv2.multiply(rows, inv, dst=rows, scale=1.0 / 255.0)
                     cv2.add(rows, part, dst=rows)
-        return self.out
+        return out
 
     def _row_runs(self, i: int, m: np.ndarray, box: tuple[int, int, int, int]) -> list[tuple[int, int, int]]:
         """Runs (r0, r1, kind) of output rows in `box` where layer i is all transparent (0), all
