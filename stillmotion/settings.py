@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -66,6 +67,9 @@ class Settings(BaseSettings):
     # Local folder with a Depth Anything V2 checkpoint (save_pretrained layout) for the motion
     # engine; unset: depth from image cues, no weights.
     depth_model_dir: Path | None = None
+    # Frames the motion engine renders at once (one OpenCV thread each); 0: the usable cores, at
+    # most 4. Lower it when several workers share a host's cores.
+    render_threads: int = Field(default=0, ge=0, le=64)
     engines: str = "motion"  # comma-separated engines this process's workers claim jobs for
 
     # GPU engine (diffusers); see docs/gpu.md

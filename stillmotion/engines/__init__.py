@@ -16,7 +16,7 @@ def get_engine(name: str, settings: Settings | None = None) -> Engine:
         from stillmotion.engines.motion import MotionEngine
 
         if settings is not None:  # the caller's settings, not a second read of the environment
-            return MotionEngine(settings.depth_model_dir, use_settings=False)
+            return MotionEngine(settings.depth_model_dir, use_settings=False, workers=settings.render_threads or None)
         return MotionEngine()
     if name == "diffusers":
         from stillmotion.engines.diffusers import DiffusersEngine

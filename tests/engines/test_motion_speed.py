@@ -256,3 +256,19 @@ def test_encoder_bench_measures_cpu_bytes_and_psnr(tmp_path: Path) -> None:
     coarse = encode(frames, {"preset": "superfast", "crf": "35"}, tmp_path / "coarse.mp4")
     assert fine[0] > 0 and fine[2] > coarse[2] > 0  # CPU seen; the lower CRF spends more bytes...
     assert fine[3] > coarse[3] > 20  # ...for a closer picture
+
+
+def test_render_threads_come_from_the_setting_or_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stillmotion.engines import get_engine
+    from stillmotion.engines.motion import MotionEngine
+    from stillmotion.engines.motion.threads import MAX_FRAME_WORKERS
+    from stillmotion.settings import Settings
+
+    monkeypatch.delenv("STILLMOTION_RENDER_THREADS", raising=False)
+    assert 1 <= MotionEngine().workers <= MAX_FRAME_WORKERS
+    monkeypatch.setenv("STILLMOTION_RENDER_THREADS", "3")
+    assert MotionEngine().workers == 3
+    assert MotionEngine(workers=1).workers == 1  # an explicit count wins
+    assert get_engine("motion", Settings(render_threads=2)).workers == 2
+    with pytest.raises(ValueError, match="render_threads"):
+        Settings(render_threads=-1)
