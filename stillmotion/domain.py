@@ -82,7 +82,9 @@ class GenerationSpec:
     off_peak: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """As `dataclasses.asdict` (the same dict, keys in field order), without its deep copies:
+        every create stores one (tests/catalog/test_catalog_spec.py compares the two)."""
+        return _plain(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GenerationSpec:
@@ -91,6 +93,28 @@ class GenerationSpec:
         wm = data.get("watermark")
         data["watermark"] = WatermarkSpec(**wm) if wm else None
         return cls(**data)
+
+
+_SCALARS = (str, int, float, bool, type(None))
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    """`dataclasses.asdict` for dataclasses of scalars and nested dataclasses (a fresh dict each
+    time); anything else, e.g. a list field, goes to `asdict` itself."""
+    names = _FIELD_NAMES.get(type(obj))
+    if names is None:
+        names = _FIELD_NAMES[type(obj)] = tuple(f.name for f in dataclasses.fields(obj))
+    out: dict[str, Any] = {}
+    for name in names:
+        value = getattr(obj, name)
+        if type(value) in _SCALARS:
+            out[name] = value
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            out[name] = _plain(value)
+        else:
+            return dataclasses.asdict(obj)
+    return out
 
 
 @dataclass(frozen=True)
@@ -120,3 +144,26 @@ class Job:
     finished_at: datetime | None = None
     off_peak: bool = False
     engine: str = "motion"
+
+    @classmethod
+    def from_fields(cls, **fields: Any) -> Job:
+        """A Job from every one of its fields, without the frozen `__init__` (one
+        `object.__setattr__` per field): the sqlite3 fast paths build one per read and create.
+        Every field must be given (tests/store/test_store_fastread.py and test_store_fastwrite.py
+        compare such Jobs with `__init__`-built ones field by field)."""
+        if fields.keys() != _JOB_FIELDS:
+            raise TypeError(f"Job.from_fields needs every field: {sorted(_JOB_FIELDS ^ fields.keys())}")
+        job = object.__new__(cls)
+        job.__dict__.update(fields)
+        return job
+
+    def with_eta(self, eta: int | None) -> Job:
+        """`dataclasses.replace(self, eta=eta)` without running `__init__` over every field again
+        (every query of a queued job makes one)."""
+        job = object.__new__(Job)
+        job.__dict__.update(self.__dict__)
+        job.__dict__["eta"] = eta
+        return job
+
+
+_JOB_FIELDS = frozenset(f.name for f in dataclasses.fields(Job))

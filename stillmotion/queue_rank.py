@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from stillmotion.domain import Job
@@ -27,14 +28,15 @@ class QueueRanker:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._snapshots: dict[str, tuple[float, list[tuple[bool, Any, str]]]] = {}
+        # engine -> (read at, sorted keys, the function giving a job's key among them)
+        self._snapshots: dict[str, tuple[float, list[tuple[Any, ...]], Callable[[Job], Any]]] = {}
         self._refreshing: set[str] = set()
         self._lock = threading.Lock()
 
     def is_deep(self, _job_id: str) -> bool:
         """Whether any engine's queue was deep at its last look (the engine of a job not yet
         read is unknown, so one deep queue sends every queued read to the snapshots)."""
-        return any(len(order) >= self.deep for _, order in self._snapshots.values())
+        return any(len(order) >= self.deep for _, order, _ in self._snapshots.values())
 
     def deepened(self, engine: str) -> None:
         self._refresh_soon(engine)
@@ -48,7 +50,7 @@ class QueueRanker:
             return position
         if time.monotonic() - snap[0] > self.ttl_s:
             self._refresh_soon(job.engine)
-        return bisect.bisect_left(snap[1], (job.off_peak, job.created_at, job.id))
+        return bisect.bisect_left(snap[1], snap[2](job))
 
     def _refresh_soon(self, engine: str) -> None:
         with self._lock:
@@ -59,8 +61,8 @@ class QueueRanker:
 
     def _refresh(self, engine: str) -> None:
         try:
-            order = self.store.queued_order(engine)
-            self._snapshots[engine] = (time.monotonic(), order)
+            order, key = self.store.queue_keys(engine)
+            self._snapshots[engine] = (time.monotonic(), order, key)
         except Exception:  # noqa: BLE001 - the next read tries again; counts stay exact meanwhile
             self._snapshots.pop(engine, None)
         finally:

@@ -191,10 +191,15 @@ def check_routes(settings: Any) -> list[Route]:
     return router_for(settings).routes()
 
 
-def route_request(settings: Any, entry: Any, valid: Mapping[str, Any]) -> Route:
-    """The route for a validated request, checked against it (FieldInvalid when it cannot serve it)."""
+def route_request(
+    settings: Any, entry: Any, valid: Mapping[str, Any], refs: Mapping[str, str] | None = None
+) -> Route:
+    """The route for a validated request, checked against it (FieldInvalid when it cannot serve it).
+    `refs`: the request's image references when the caller has them (`entry.image_refs(valid)`)."""
     mode = entry.mode_of(valid)
     route = router_for(settings).route(entry.id, mode)
+    if refs is None:
+        refs = entry.image_refs(valid)
     route.check(mode=mode, resolution=valid.get("resolution"), duration=valid.get("duration"),
-                has_tail="image_tail" in entry.image_refs(valid))
+                has_tail="image_tail" in refs)
     return route

@@ -78,7 +78,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from stillmotion.catalog import vidu_async, vidu_q2, vidu_q3
-from stillmotion.catalog.entry import IGNORED_KEY, ModelEntry, RefuseWhen, RequiredWhen
+from stillmotion.catalog.entry import IGNORED_KEY, ModelEntry, Prepared, RefuseWhen, RequiredWhen
 from stillmotion.catalog.fields import describe
 from stillmotion.catalog.pricing import Rate, apply_price_overrides, format_amount, read_price_file
 from stillmotion.catalog.sizing import output_size
@@ -88,6 +88,7 @@ __all__ = [
     "IGNORED_KEY",
     "MODELS",
     "ModelEntry",
+    "Prepared",
     "Rate",
     "RefuseWhen",
     "RequiredWhen",

@@ -69,6 +69,20 @@ def no_audio(args: Mapping[str, Any]) -> AudioSpec:
     return AudioSpec()
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A request validated once, with what follows from it (`ModelEntry.prepare`): what a create
+    needs, without validating the same args again for each question. Treat `args` as read-only."""
+
+    entry: ModelEntry
+    args: dict[str, Any]  # normalised, without IGNORED_KEY
+    ignored: list[str] | None  # unknown keys, in request order; None when there were none
+    image_refs: dict[str, str]  # field path -> raw reference, head image first
+    mode: str
+    price: Decimal
+    requested_seed: int | None  # None: absent or 0 (the service picks one)
+
+
 # ---- the entry ------------------------------------------------------------------------------
 
 
@@ -124,9 +138,20 @@ class ModelEntry:
             out[IGNORED_KEY] = ignored
         return out
 
+    def prepare(self, args: Mapping[str, Any]) -> Prepared:
+        """Validate once and answer every question a create asks (refs, mode, price, seed);
+        `spec_for` then builds its spec. The same answers as the methods below, which each
+        validate first (tests/catalog/test_catalog_spec.py compares them)."""
+        a = self.validate(args)
+        ignored = a.pop(IGNORED_KEY, None)
+        return Prepared(self, a, ignored, self._image_refs(a), self.mode_of(a), self._price(a),
+                        a.get("seed") or None)
+
     def image_refs(self, args: Mapping[str, Any]) -> dict[str, str]:
         """Field path -> raw image reference, in frame order (the head image first)."""
-        a = self.validate(args)
+        return self._image_refs(self.validate(args))
+
+    def _image_refs(self, a: Mapping[str, Any]) -> dict[str, str]:
         refs: dict[str, str] = {}
         for f in self.fields:
             if f.name in a:
@@ -143,7 +168,9 @@ class ModelEntry:
     # -- price --
 
     def price(self, args: Mapping[str, Any]) -> Decimal:
-        a = self.validate(args)
+        return self._price(self.validate(args))
+
+    def _price(self, a: Mapping[str, Any]) -> Decimal:
         mode, res = self.mode_of(a), a["resolution"]
         rate = self.rates.get(mode, {}).get(res)
         if rate is None:  # only reachable if rules and rates disagree
@@ -174,7 +201,16 @@ class ModelEntry:
     def build_spec(self, args: Mapping[str, Any], images: Mapping[str, StoredImage],
                    seed: int) -> GenerationSpec:
         a = self.validate(args)
-        refs = self.image_refs(a)
+        return self._spec(a, self._image_refs(a), images, seed)
+
+    def spec_for(self, prepared: Prepared, images: Mapping[str, StoredImage], seed: int) -> GenerationSpec:
+        """`build_spec` for a request `prepare` validated already."""
+        if prepared.entry is not self:
+            raise ValueError(f"{self.id}: a request prepared for {prepared.entry.id}")
+        return self._spec(prepared.args, prepared.image_refs, images, seed)
+
+    def _spec(self, a: Mapping[str, Any], refs: Mapping[str, str], images: Mapping[str, StoredImage],
+              seed: int) -> GenerationSpec:
         missing = [k for k in refs if k not in images]
         if missing:
             raise ValueError(f"{self.id}: no stored image for {', '.join(missing)}")

@@ -6,6 +6,7 @@ H.264 yuv420p needs them.
 
 from __future__ import annotations
 
+import functools
 import math
 from fractions import Fraction
 
@@ -30,6 +31,7 @@ def _even(x: Fraction) -> int:
     return max(2, 2 * math.floor(x / 2 + Fraction(1, 2)))
 
 
+@functools.lru_cache(maxsize=1024)  # a few resolutions times the aspects of images sent
 def output_size(resolution: str, aspect: float | Fraction) -> tuple[int, int]:
     """(width, height) for `resolution` at `aspect` = width / height.
 

@@ -30,6 +30,15 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def sqlite_time(value: datetime) -> str:
+    """A datetime as `UTCDateTime` stores it on SQLite (SQLAlchemy's DATETIME text: the UTC wall
+    time, always six fraction digits; a naive value is taken to be UTC already), for statements
+    sent straight through sqlite3. Queue order compares this text."""
+    if value.tzinfo is not None and value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
 def to_micros(amount: Decimal | int) -> int:
     """Exact micro-dollars; refuses floats and sub-micro fractions instead of rounding."""
     if isinstance(amount, bool) or not isinstance(amount, (Decimal, int)):

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..domain import Job, JobStatus
 from ..errors import Conflict, CreditInsufficient
-from . import accounts, housekeeping, listing, outbox, queue
+from . import accounts, fastwrite, housekeeping, listing, outbox, queue
 from .columns import Money, to_micros, utcnow
 from .engine import make_engine, migrate, read_tx, write_tx
 from .fastread import FastJobReader
@@ -54,6 +54,11 @@ _INSERT_LEDGER = insert(ledger)
 _SELECT_JOB = select(jobs).where(jobs.c.id == bindparam("job_id"))
 _SELECT_PROGRESS = select(jobs.c.progress).where(jobs.c.id == bindparam("job_id"))
 _SELECT_STATUS = select(jobs.c.status).where(jobs.c.id == bindparam("job_id"))
+
+
+def _queue_key(job: Job) -> tuple[bool, datetime, str]:
+    return (job.off_peak, job.created_at, job.id)
+
 
 def _fast_reader(engine: Any) -> FastJobReader | None:
     """The sqlite3 fast path for single-job reads, on a SQLite file store."""
@@ -192,10 +197,13 @@ class Store:
         results: list[Job | Exception] = []
         try:
             with write_tx(self._engine) as conn:
+                # SQLite file stores write through the transaction's own sqlite3 connection
+                # (store.fastwrite); the general path takes what that one does not.
+                raw = conn.connection.driver_connection if self._fast is not None else None
                 for new in batch:
                     try:
                         _check_amount(new)
-                        results.append(self._insert_job(conn, new, utcnow()))
+                        results.append(self._insert_one(conn, raw, new, utcnow()))
                     except (CreditInsufficient, Conflict, ValueError) as exc:  # nothing written
                         results.append(exc)
         except Exception:  # noqa: BLE001 - retried one by one, each with its own outcome
@@ -213,6 +221,14 @@ class Store:
             if self._writer is None:
                 self._writer = JobWriter(self.create_jobs)
             return self._writer
+
+    def _insert_one(self, conn: Any, raw: sqlite3.Connection | None, new: NewJob, now: datetime) -> Job:
+        if raw is not None:
+            try:
+                return fastwrite.insert_job(raw, new, now)
+            except fastwrite.NotEncodable:  # raised before anything was written
+                pass
+        return self._insert_job(conn, new, now)
 
     def _insert_job(self, conn: Any, new: NewJob, now: datetime) -> Job:
         values = {
@@ -437,12 +453,14 @@ class Store:
         read."""
         if self._fast is not None:
             try:
-                job = self._fast.get_job(job_id)
-            except sqlite3.Error:
-                job = None
-            else:
-                if job is None or job.status != JobStatus.QUEUED or not exact_position:
-                    return job, None
+                if exact_position:
+                    return self._fast.get_job_placed(job_id)
+                return self._fast.get_job(job_id), None
+            except sqlite3.Error:  # the general path says why
+                pass
+        return self._get_job_placed(job_id, exact_position)
+
+    def _get_job_placed(self, job_id: str, exact_position: bool) -> tuple[Job | None, int | None]:
         with read_tx(self._engine) as conn:
             row = conn.execute(_SELECT_JOB, {"job_id": job_id}).first()
             if row is None:
@@ -454,8 +472,28 @@ class Store:
 
     def position_of(self, job: Job) -> int:
         """The exact queue position of a job known to be queued (one read, no lookup)."""
+        if self._fast is not None:
+            try:
+                return self._fast.position_of(job)
+            except sqlite3.Error:  # the general path says why
+                pass
+        return self._position_of(job)
+
+    def _position_of(self, job: Job) -> int:
         with read_tx(self._engine) as conn:
             return queue.position_of(conn, job.id, job.engine, job.off_peak, job.created_at)
+
+    def queue_keys(self, engine: str) -> tuple[list[tuple[Any, ...]], Callable[[Job], tuple[Any, ...]]]:
+        """The engine's queued jobs as sorted claim-order keys, and the function that gives a
+        job's key to look it up among them (`bisect`): a job's position is the count of keys
+        below its own. On SQLite the keys stay as stored (no datetime per row: a deep queue is
+        thousands of rows, read every second); elsewhere they are `queued_order`'s."""
+        if self._fast is not None:
+            try:
+                return self._fast.queue_keys(engine), self._fast.queue_key
+            except sqlite3.Error:  # the general path says why
+                pass
+        return self.queued_order(engine), _queue_key
 
     def queued_order(self, engine: str) -> list[tuple[bool, datetime, str]]:
         """Claim-order keys (off_peak, created_at, id) of the engine's queued jobs, in order."""

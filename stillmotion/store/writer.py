@@ -5,20 +5,36 @@ each paid its own BEGIN IMMEDIATE ... COMMIT. The writer instead takes every cre
 that moment (up to `max_batch`) and stores them together (`Store.create_jobs`); each caller's
 future resolves only after that transaction committed, so a create that was answered is on
 disk exactly as before. Refusals (balance, idempotency conflict) stay per request.
+
+Callers on an event loop use `submit_async`: their asyncio futures are settled by one callback
+per loop and batch (one wake-up of the loop), not one thread-safe hand-over per request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
-from typing import Any
+from concurrent.futures import Future, InvalidStateError
+from typing import Any, Union
 
 log = logging.getLogger("stillmotion.store")
 
 Batch = Callable[[Sequence[Any]], list[Any]]
+Waiter = Union[Future, asyncio.Future]
+
+
+def _settle(pairs: list[tuple[asyncio.Future, Any]]) -> None:
+    """On the loop: hand each waiting request its outcome (unless it gave up waiting)."""
+    for future, result in pairs:
+        if future.done():  # cancelled: the client went away; the job is stored all the same
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
 
 
 class JobWriter:
@@ -26,7 +42,7 @@ class JobWriter:
 
     def __init__(self, store_batch: Batch) -> None:
         self._store_batch = store_batch
-        self._queue: queue.SimpleQueue[tuple[Any, Future] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[Any, Waiter] | None] = queue.SimpleQueue()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="job-writer", daemon=True)
         self._thread.start()
@@ -34,6 +50,15 @@ class JobWriter:
     def submit(self, item: Any) -> Future:
         """A future of the stored job (or of the exception storing it raised)."""
         future: Future = Future()
+        if self._closed:
+            future.set_exception(RuntimeError("the job store is closed"))
+            return future
+        self._queue.put((item, future))
+        return future
+
+    def submit_async(self, item: Any) -> asyncio.Future:
+        """As `submit`, for a caller on the running event loop: await the returned future."""
+        future = asyncio.get_running_loop().create_future()
         if self._closed:
             future.set_exception(RuntimeError("the job store is closed"))
             return future
@@ -66,16 +91,34 @@ class JobWriter:
             except BaseException as exc:  # noqa: BLE001 - every waiter learns of it
                 log.exception("storing a batch of %d jobs failed", len(batch))
                 results = [exc] * len(batch)
-            for (_, future), result in zip(batch, results):
+            self._hand_out([future for _, future in batch], results)
+        # Anything still queued after close: refuse rather than leave a caller waiting.
+        rest: list[Waiter] = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                rest.append(item[1])
+        self._hand_out(rest, [RuntimeError("the job store is closed")] * len(rest))
+
+    @staticmethod
+    def _hand_out(futures: Sequence[Waiter], results: Sequence[Any]) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, Any]]] = {}
+        for future, result in zip(futures, results):
+            if isinstance(future, asyncio.Future):
+                by_loop.setdefault(future.get_loop(), []).append((future, result))
+                continue
+            try:
                 if isinstance(result, BaseException):
                     future.set_exception(result)
                 else:
                     future.set_result(result)
-        # Anything still queued after close: refuse rather than leave a caller waiting.
-        while True:
+            except InvalidStateError:  # the caller cancelled its wait; the writer carries on
+                pass
+        for loop, pairs in by_loop.items():
             try:
-                rest = self._queue.get_nowait()
-            except queue.Empty:
-                return
-            if rest is not None:
-                rest[1].set_exception(RuntimeError("the job store is closed"))
+                loop.call_soon_threadsafe(_settle, pairs)
+            except RuntimeError:  # that loop is closed: nobody is waiting any more
+                log.warning("event loop closed before %d stored jobs could be answered", len(pairs))

@@ -116,3 +116,53 @@ def test_spec_round_trips_and_frames_match_duration(model_id):
 def test_spec_needs_every_stored_image(model_id):
     with pytest.raises(ValueError):
         get_model(model_id).build_spec(args(model_id), {}, seed=1)
+
+
+def test_to_dict_is_asdict():
+    """`to_dict` skips `asdict`'s deep copies and must give the very same dict, keys in order."""
+    import dataclasses
+
+    specs = [get_model(m).build_spec(args(m), {k: HEAD for k in get_model(m).image_refs(args(m))}, seed=5)
+             for m in ALL]
+    specs += [
+        dataclasses.replace(specs[0], watermark=WatermarkSpec("top-left", "https://x/wm.png"),
+                            audio=AudioSpec("music", None, "https://x/a.mp3", True), image_tail="t.png"),
+        dataclasses.replace(specs[0], watermark=WatermarkSpec(), aspect_ratio="16:9", off_peak=True),
+        dataclasses.replace(specs[0], style=["a", "list"]),  # type: ignore[arg-type] # not scalar: asdict itself
+    ]
+    for spec in specs:
+        plain, reference = spec.to_dict(), dataclasses.asdict(spec)
+        assert plain == reference and list(plain) == list(reference)
+        assert list(plain["audio"]) == list(reference["audio"])
+        assert plain is not spec.to_dict() and plain["audio"] is not spec.to_dict()["audio"]
+    assert specs[-1].to_dict()["style"] is not specs[-1].style  # copied, as asdict copies
+
+
+PREPARE_CASES = [
+    (Q3, {}), (Q3, {"mode": "turbo", "duration": "7", "resolution": "1080p", "seed": 9, "colour": "red"}),
+    (Q2, {"seed": 0, "movement_amplitude": "large"}), (Q2, {"generate_audio": "TRUE", "voice_id": "female-2"}),
+    (SE, {"duration": 3}), (PRO, {"aspect_ratio": "9:16", "watermark": True, "wm_position": 2, "x": 1}),
+    (PRO, {"_ignored": ["earlier"], "y": 2}), (TURBO, {"audio": True, "off_peak": True, "seed": 77}),
+    (TURBO, {"resolution": "540p", "duration": 1, "audio": False}),
+]
+
+
+@pytest.mark.parametrize(("model_id", "extra"), PREPARE_CASES)
+def test_prepare_answers_as_the_validating_methods(model_id, extra):
+    """`prepare` + `spec_for` (one validation) give what validate, image_refs, price,
+    requested_seed and build_spec give (each validating on its own)."""
+    m = get_model(model_id)
+    raw = args(model_id, **extra)
+    valid = m.validate(raw)
+    prepared = m.prepare(raw)
+    assert prepared.entry is m
+    assert {**prepared.args, **({"_ignored": prepared.ignored} if prepared.ignored else {})} == valid
+    assert "_ignored" not in prepared.args and prepared.ignored == valid.get("_ignored")
+    assert prepared.image_refs == m.image_refs(raw) and list(prepared.image_refs) == list(m.image_refs(raw))
+    assert prepared.mode == m.mode_of(valid)
+    assert prepared.price == m.price(raw) and str(prepared.price) == str(m.price(raw))
+    assert prepared.requested_seed == m.requested_seed(raw)
+    images = {k: (TAIL_IMG if k == "image_tail" else HEAD) for k in prepared.image_refs}
+    assert m.spec_for(prepared, images, 5) == m.build_spec(raw, images, 5)
+    with pytest.raises(ValueError):
+        get_model(TURBO if model_id != TURBO else PRO).spec_for(prepared, images, 5)
