@@ -9,7 +9,9 @@ PostgreSQL: ordinary READ COMMITTED transactions; claims rely on `FOR UPDATE SKI
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,7 +60,7 @@ def _sqlite_engine(url: URL, pool_size: int) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _use_wal(cursor)
         # WAL + NORMAL: commits survive a crash of the process (what workers and tests
         # exercise); only an OS crash or power loss can drop the last commits. Far faster.
         cursor.execute("PRAGMA synchronous = NORMAL")
@@ -71,6 +73,24 @@ def _sqlite_engine(url: URL, pool_size: int) -> Engine:
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch the database to WAL (once per database; a no-op after that).
+
+    Changing the journal mode does not wait in SQLite's busy handler: on a brand-new file,
+    connections opening at the same moment (several workers starting, or migrating together)
+    get "database is locked" at once. Retry for up to the busy timeout instead."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 # One write lock per engine, dropped with the engine (keyed weakly, so a new engine that

@@ -210,3 +210,32 @@ def test_sqlite_runs_in_wal_mode(store: Store, store_url: str) -> None:
 def test_sqlite_memory_database_is_refused() -> None:
     with pytest.raises(ValueError):
         Store("sqlite://")
+
+
+def test_a_connection_switching_a_new_sqlite_file_to_wal_waits_for_a_writer(tmp_path) -> None:
+    """Changing the journal mode does not wait in SQLite's busy handler: while another
+    connection held a write lock on a brand-new file, opening the store failed at once with
+    "database is locked" (seen when workers started or migrated together)."""
+    import sqlite3
+    import time
+
+    from sqlalchemy import text
+
+    from stillmotion.store.engine import make_engine
+
+    path = tmp_path / "new.sqlite"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("CREATE TABLE t (x)")
+    release = threading.Timer(0.3, holder.execute, args=("COMMIT",))
+    release.start()
+    engine = make_engine(f"sqlite:///{path}", 2)
+    try:
+        start = time.monotonic()
+        with engine.connect() as conn:
+            assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert time.monotonic() - start >= 0.2  # it waited for the writer
+    finally:
+        release.join()
+        holder.close()
+        engine.dispose()
