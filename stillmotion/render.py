@@ -52,22 +52,32 @@ def prefetch(frames: Iterator[np.ndarray], depth: int = 3, *, copy: bool = True)
     box: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
+    def hand(item: Any) -> bool:
+        """Queue `item` for the consumer; False once it has stopped listening. Every put waits
+        this way: a consumer that stopped (a cancel it saw itself) leaves the box full, and a
+        blocking put of the engine's own Canceled would hold its join for the whole timeout."""
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for frame in frames:
                 if copy:
                     frame = frame.copy()  # the engine may reuse its output buffer for the next frame
-                while not stop.is_set():
-                    try:
-                        box.put(frame, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not hand(frame):
                     return
-            box.put(_END)
+            hand(_END)
         except BaseException as exc:  # handed to the consumer, raised there
-            box.put(exc)
+            hand(exc)
+        finally:
+            close = getattr(frames, "close", None)
+            if close is not None:
+                close()  # a generator engine cleans up here, in its own thread, not whenever it is collected
 
     thread = threading.Thread(target=produce, name="engine-prefetch", daemon=True)
     thread.start()

@@ -272,3 +272,33 @@ def test_render_threads_come_from_the_setting_or_the_cores(monkeypatch: pytest.M
     assert get_engine("motion", Settings(render_threads=2)).workers == 2
     with pytest.raises(ValueError, match="render_threads"):
         Settings(render_threads=-1)
+
+
+def test_prefetch_lets_go_at_once_when_both_sides_see_a_cancel() -> None:
+    """The consumer stops on its own cancel check while the engine, a frame ahead, raises its
+    own: with the box full, a blocking put of that error held the consumer's join for 10 s."""
+    import threading
+    import time
+
+    from stillmotion.errors import Canceled
+    from stillmotion.render import prefetch
+
+    produced = threading.Event()
+    closed = threading.Event()
+
+    def engine():
+        try:
+            for i in range(4):  # fills the box (depth 3) and one more waiting to go in
+                yield np.full((2, 2, 3), i, np.uint8)
+            produced.set()
+            raise Canceled("stopped")
+        finally:
+            closed.set()
+
+    frames = prefetch(engine(), depth=3)
+    assert next(frames)[0, 0, 0] == 0
+    assert produced.wait(5)  # the engine has raised; its error waits for room in a full box
+    start = time.monotonic()
+    frames.close()  # the consumer's own cancel: it stops reading
+    assert time.monotonic() - start < 1.0
+    assert closed.wait(1.0)  # the engine generator was closed in its thread
