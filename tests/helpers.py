@@ -205,3 +205,34 @@ def wait_job(base: str, job_id: str, key: str = KEY, timeout: float = 120) -> di
             return data
         time.sleep(0.2)
     raise TimeoutError(f"job {job_id} did not finish")
+
+
+def wait_v1(base: str, job_id: str, timeout: float = 60, key: str = KEY, poll_s: float = 0.1) -> dict:
+    """Poll `GET /v1/jobs/{id}` until the job ends; return the job object."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = requests.get(f"{base}/v1/jobs/{job_id}", headers=auth(key), timeout=10).json()
+        if job["status"] in ("succeeded", "failed", "canceled"):
+            return job
+        time.sleep(poll_s)
+    raise TimeoutError(job_id)
+
+
+def race(n: int, target: Callable[[int], object]) -> list[BaseException]:
+    """Run target(0..n-1) on n threads released together; the errors they raised."""
+    barrier = threading.Barrier(n)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            target(i)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors

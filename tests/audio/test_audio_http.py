@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 import requests
 
 from stillmotion.media.video import probe
 from tests.audio.audio_support import decode_track, encode, tone
-from tests.helpers import FileServer, Service, auth, data_uri, png_bytes, textured_image, wait_job
+from tests.helpers import auth, data_uri, png_bytes, textured_image, wait_job, wait_v1
 
 Q2 = "vidu/vidu-q2/image-to-video"
 IMAGE = data_uri(png_bytes(textured_image(320, 192, seed=2)))
-
-
-@pytest.fixture(scope="module")
-def files():
-    server = FileServer()
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
-def service(tmp_path_factory):
-    svc = Service(tmp_path_factory.mktemp("audio-svc") / "data", "--workers", "1")
-    yield svc
-    svc.stop()
 
 
 def test_voices_listed(service):
@@ -71,14 +56,7 @@ def _pro_with_music(service, url: str) -> dict:
     body = {"images": [IMAGE], "prompt": "zoom in", "duration": 1, "resolution": "540p", "audio": url}
     r = requests.post(f"{service.base}/v3/async/vidu-q3-pro-i2v", json=body, headers=auth(), timeout=30)
     assert r.status_code == 200, r.text
-    task_id = r.json()["task_id"]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        job = requests.get(f"{service.base}/v1/jobs/{task_id}", headers=auth(), timeout=10).json()
-        if job["status"] in ("succeeded", "failed", "canceled"):
-            return job
-        time.sleep(0.2)
-    raise TimeoutError(task_id)
+    return wait_v1(service.base, r.json()["task_id"], poll_s=0.2)
 
 
 @pytest.mark.parametrize("name, data, content_type, code, message", [

@@ -9,14 +9,7 @@ from stillmotion.audio.dsp import RATE
 from stillmotion.audio.music import AudioDownloadFailure, AudioInvalid, decode_music, fit_music, load_music
 from stillmotion.settings import Settings
 from tests.audio.audio_support import click_track, encode, tone
-from tests.helpers import FileServer, png_bytes, textured_image
-
-
-@pytest.fixture(scope="module")
-def files():
-    server = FileServer()
-    yield server
-    server.close()
+from tests.helpers import png_bytes, textured_image
 
 
 def loopback() -> Settings:

@@ -15,7 +15,7 @@ from stillmotion.media.video import probe
 from stillmotion.render import render_clip
 from stillmotion.settings import Settings
 from tests.audio.audio_support import RATE, band_energy, click_track, decode_track, encode, tone
-from tests.helpers import FileServer, textured_image
+from tests.helpers import textured_image
 
 PROMPT = 'Rain falls on the window. A woman says "It is raining again, let us stay in." The camera zooms in quickly.'
 SETTINGS = Settings(allow_private_urls=True, download_timeout_s=5)
@@ -26,13 +26,6 @@ def image(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("img") / "in.png"
     Image.fromarray(textured_image(192, 112)).save(path)
     return path
-
-
-@pytest.fixture(scope="module")
-def files():
-    server = FileServer()
-    yield server
-    server.close()
 
 
 def render(tmp_path: Path, image: Path, audio: AudioSpec, prompt: str = PROMPT, seconds: int = 2):

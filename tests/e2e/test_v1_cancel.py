@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.test_v1_jobs import IMAGE, v1_body, wait_v1
-from tests.helpers import Service, auth
+from tests.e2e.test_v1_jobs import IMAGE, v1_body
+from tests.helpers import Service, auth, wait_v1
 
 
 @pytest.fixture(scope="module")

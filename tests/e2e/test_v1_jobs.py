@@ -11,7 +11,7 @@ from decimal import Decimal
 import requests
 
 from stillmotion.media.video import probe
-from tests.helpers import OTHER_KEY, auth, data_uri, png_bytes, textured_image
+from tests.helpers import OTHER_KEY, auth, data_uri, png_bytes, textured_image, wait_v1
 
 IMAGE = data_uri(png_bytes(textured_image(320, 240)))
 
@@ -19,16 +19,6 @@ IMAGE = data_uri(png_bytes(textured_image(320, 240)))
 def v1_body(**input_extra: object) -> dict:
     return {"model": "vidu-q3-turbo-i2v", "input": {"images": [IMAGE], "prompt": "pan left", "duration": 1,
                                                     "resolution": "540p", "audio": False, **input_extra}}
-
-
-def wait_v1(base: str, job_id: str, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = requests.get(f"{base}/v1/jobs/{job_id}", headers=auth(), timeout=10).json()
-        if job["status"] in ("succeeded", "failed", "canceled"):
-            return job
-        time.sleep(0.1)
-    raise TimeoutError(job_id)
 
 
 def test_create_run_and_read_through_every_dialect(service, tmp_path):

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.test_v1_jobs import v1_body, wait_v1
-from tests.helpers import ROOT, Service, auth, service_env
+from tests.e2e.test_v1_jobs import v1_body
+from tests.helpers import ROOT, Service, auth, service_env, wait_v1
 
 
 def closed_window() -> str:

@@ -10,8 +10,8 @@ import requests
 from standardwebhooks import Webhook
 
 from tests.e2e.receiver import Receiver
-from tests.e2e.test_v1_jobs import IMAGE, v1_body, wait_v1
-from tests.helpers import Service, auth, wait_job
+from tests.e2e.test_v1_jobs import IMAGE, v1_body
+from tests.helpers import Service, auth, wait_job, wait_v1
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from stillmotion.media.watermark import (
 )
 from stillmotion.render import render_clip
 from stillmotion.settings import Settings
-from tests.helpers import FileServer, Service, auth, data_uri, png_bytes
+from tests.helpers import auth, data_uri, png_bytes
 
 GREY = 128
 
@@ -34,13 +34,6 @@ def grey_image(tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("wm") / "grey.png"
     Image.fromarray(np.full((360, 640, 3), GREY, np.uint8)).save(path)
     return str(path)
-
-
-@pytest.fixture(scope="module")
-def files():
-    server = FileServer()
-    yield server
-    server.close()
 
 
 def spec_for(image: str, width: int, height: int, wm: WatermarkSpec | None, frames: int = 4) -> GenerationSpec:
@@ -186,13 +179,6 @@ def test_every_output_is_tagged_ai_generated(tmp_path, grey_image):
     assert tags["comment"] == "AI-generated"
     assert "AI-generated" in tags["description"] and tags["title"] == "job x"
     assert "watermark" not in out.metadata
-
-
-@pytest.fixture(scope="module")
-def service(tmp_path_factory):
-    svc = Service(tmp_path_factory.mktemp("wm-svc") / "data", "--workers", "1")
-    yield svc
-    svc.stop()
 
 
 def submit_pro(service, **extra) -> str:

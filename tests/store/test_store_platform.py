@@ -3,7 +3,6 @@ identical on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -18,6 +17,7 @@ from stillmotion.store import NewDelivery, NewJob, Store
 from stillmotion.store.engine import write_tx
 from stillmotion.store.listing import JobFilter
 from stillmotion.store.tables import idempotency, jobs
+from tests.helpers import race
 
 
 def new_job(owner: str, amount: str = "0.10", **extra: object) -> NewJob:
@@ -27,25 +27,6 @@ def new_job(owner: str, amount: str = "0.10", **extra: object) -> NewJob:
     }
     fields.update(extra)
     return NewJob(**fields)  # type: ignore[arg-type]
-
-
-def _race(n: int, target: Callable[[int], None]) -> list[BaseException]:
-    barrier = threading.Barrier(n)
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            target(i)
-        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return errors
 
 
 def test_metered_key_is_charged_and_refused_when_short(store: Store) -> None:
@@ -76,7 +57,7 @@ def test_concurrent_creates_never_overdraw(open_store: Callable[..., Store]) -> 
         except CreditInsufficient:
             pass
 
-    assert _race(50, submit) == []
+    assert race(50, submit) == []
     assert len(made) == 6  # 6 * 0.15 = 0.90; a 7th would overdraw
     assert stores[0].balance(key) == Decimal("0.10")
     assert len(stores[0].ledger(key)) == 6
@@ -103,7 +84,7 @@ def test_idempotency_key_replays_and_conflicts(store: Store) -> None:
 def test_concurrent_creates_with_one_key_make_one_job(open_store: Callable[..., Store]) -> None:
     stores = [open_store() for _ in range(4)]
     ids: list[str] = []
-    errors = _race(8, lambda i: ids.append(
+    errors = race(8, lambda i: ids.append(
         stores[i % 4].create_job(new_job("o", idempotency_key="same", request_hash="h")).id))
     assert errors == [] and len(set(ids)) == 1 and len(ids) == 8
     assert len(stores[0].list_jobs("o")) == 1 and len(stores[0].ledger("o")) == 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -11,6 +10,7 @@ from typing import TypeVar
 
 from stillmotion.domain import Job, JobStatus
 from stillmotion.store import NewDelivery, NewJob, ReapResult, Store
+from tests.helpers import race
 
 T = TypeVar("T")
 
@@ -26,26 +26,6 @@ LEASE = 0.2  # seconds; tests wait a little longer than this for a lease to laps
 
 def _expire() -> None:
     time.sleep(LEASE + 0.1)
-
-
-def _race(n: int, target: Callable[[int], None]) -> None:
-    """Run target(0..n-1) in threads released together."""
-    barrier = threading.Barrier(n)
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            target(i)
-        except BaseException as exc:  # noqa: BLE001 - reraised below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
 
 
 def test_claim_leases_the_job(store: Store, make_job: Callable[..., NewJob]) -> None:
@@ -70,7 +50,7 @@ def test_every_job_is_claimed_exactly_once_under_concurrency(
         while (job := workers[i].claim(f"w{i}", 30)) is not None:
             claimed[i].append(job)
 
-    _race(len(workers), work)
+    assert race(len(workers), work) == []
     ids = [job.id for jobs in claimed for job in jobs]
     assert len(ids) == 50 and set(ids) == made
     assert all(job.attempts == 1 for jobs in claimed for job in jobs)
@@ -164,7 +144,7 @@ def test_exhausted_attempts_fail_and_refund_once_with_racing_reapers(
     def reap(i: int) -> None:
         results.append(reapers[i].reap(max_attempts=2, deliveries=deliveries_for))
 
-    _race(len(reapers), reap)
+    assert race(len(reapers), reap) == []
     failed = [job_id for r in results for job_id in r.failed]
     assert sorted(failed) == sorted(n.id for n in made)
     assert all(r.requeued == [] for r in results)

@@ -18,6 +18,7 @@ from stillmotion.domain import JobStatus
 from stillmotion.errors import Conflict
 from stillmotion.store import NewJob, Store, from_micros, to_micros
 from stillmotion.store.tables import metadata
+from tests.helpers import race
 
 
 T = TypeVar("T")
@@ -170,21 +171,7 @@ def test_migrate_is_idempotent(store: Store, make_job: Callable[..., NewJob]) ->
 
 def test_migrate_concurrently_on_a_fresh_database(open_store: Callable[..., Store]) -> None:
     stores = [open_store(migrate=False) for _ in range(4)]
-    barrier = threading.Barrier(len(stores))
-    errors: list[BaseException] = []
-
-    def run(s: Store) -> None:
-        barrier.wait()
-        try:
-            s.migrate()
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(s,)) for s in stores]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = race(len(stores), lambda i: stores[i].migrate())
     assert errors == []
     assert stores[0].count_keys() == 0
 

@@ -1,3 +1,5 @@
+"""Fixtures shared by the test packages: a loopback file server and a real service."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,6 +9,7 @@ from tests.helpers import FileServer, Service
 
 @pytest.fixture(scope="module")
 def files():
+    """A loopback HTTP server for inputs (images, audio, marks) and webhook receivers."""
     server = FileServer()
     yield server
     server.close()
