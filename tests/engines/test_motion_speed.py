@@ -89,6 +89,21 @@ def test_effect_fields_stay_at_the_720p_grid_on_larger_frames() -> None:
     assert Effects(["dust"], big[:720, :1280], 1.0, 0.5, seed=1).small_size == (640, 360)
 
 
+def test_effect_fields_use_whole_cells_so_effects_stay_inside_their_region() -> None:
+    # pro-fast's third of 1280 px is no whole number of columns: cells of 3 px, the last one cut
+    fx = Effects(["shimmer"], np.zeros((720, 1280, 3), np.uint8), 1.0, 0.33, seed=1)
+    assert fx.factor == 3 and fx.small_size == (427, 240)
+    img = np.full((720, 1280, 3), (120, 100, 90), np.uint8)
+    img[560:] = (30, 80, 170)  # water in the bottom rows only
+    img = np.clip(img.astype(np.int16) + textured(1280, 720, seed=8) // 16, 0, 255).astype(np.uint8)
+    fx = Effects(["shimmer"], img, 5.0, 0.33, seed=1)
+    frame = cv2.cvtColor(img, cv2.COLOR_RGB2RGBA)
+    before = frame.copy()
+    fx.apply(frame, 1.0, IDENTITY)
+    assert np.array_equal(frame[:500], before[:500])  # the box stops short of the frame above the water
+    assert np.abs(frame[580:].astype(int) - before[580:]).mean() > 0.5
+
+
 def test_bench_child_measures_a_tiny_clip(tmp_path: Path) -> None:
     from stillmotion.engines.motion import bench
 
@@ -210,9 +225,10 @@ def test_lights_screened_by_spans_equal_one_pass_over_the_whole_frame() -> None:
 
     rng = np.random.default_rng(5)
     fitted = rng.integers(0, 256, (96, 160, 3), np.uint8)
-    for scale in (0.25, 0.33):  # 160 is a whole multiple of 40 small columns, not of 53
+    for scale in (0.25, 0.33):  # 160 columns are 40 cells of 4; with cells of 3, the last one reaches past the frame
         fx = Effects(["clouds"], fitted, 2.0, scale, 1)
         sw, sh = fx.small_size
+        r = fx.factor
         dark = np.ones((sh, sw), np.float32)
         dark[2:5, 3:9] = rng.uniform(0.2, 1.0, (3, 6))  # two lit blocks far apart, one at the edge
         dark[sh - 3 :, sw - 4 :] = rng.uniform(0.2, 1.0, (3, 4))
@@ -221,7 +237,8 @@ def test_lights_screened_by_spans_equal_one_pass_over_the_whole_frame() -> None:
         got = frame.copy()
         fx._screen(got, dark)
         small8 = ((1.0 - dark) * 255.0 + 0.5).astype(np.uint8)
-        a8 = cv2.cvtColor(cv2.resize(small8, (160, 96), interpolation=cv2.INTER_LINEAR), cv2.COLOR_GRAY2RGBA)
+        whole = cv2.resize(small8, (sw * r, sh * r), interpolation=cv2.INTER_LINEAR)[:96, :160]
+        a8 = cv2.cvtColor(whole, cv2.COLOR_GRAY2RGBA)
         want = cv2.add(frame, cv2.multiply(cv2.bitwise_not(frame), a8, scale=1.0 / 255.0))
         assert np.array_equal(got, want)
         assert not np.array_equal(got, frame)

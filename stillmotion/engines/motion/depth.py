@@ -41,9 +41,23 @@ def _normalised(x: np.ndarray, lo: float = 2.0, hi: float = 98.0) -> np.ndarray:
     return np.clip((x - a) / max(b - a, 1e-6), 0.0, 1.0).astype(np.float32)
 
 
-def sky_mask(rgb: np.ndarray) -> np.ndarray:
-    """Soft mask (0..1) of sky: bright, smooth, blue-grey regions connected to the top edge."""
+SKY_SIDE = 640  # the sky test's working size (longest side); its texture threshold is tuned for it
+
+
+def sky_mask(rgb: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
+    """Soft mask (0..1) of sky: bright, smooth, blue-grey regions connected to the top edge.
+
+    Computed on a copy at most SKY_SIDE pixels long, then resized to `size` ((w, h); default:
+    `rgb`'s own). The texture test depends on scale: the bench landscape's sky (45 % of the
+    frame at 640 px) read as 22 % at 320 px and vanished at 160, so turbo's small grids found
+    almost no sky and rippled a blue sky as water.
+    """
     h, w = rgb.shape[:2]
+    out_w, out_h = size or (w, h)
+    s = min(1.0, SKY_SIDE / max(h, w))
+    if s < 1.0:
+        rgb = cv2.resize(rgb, (max(8, round(w * s)), max(8, round(h * s))), interpolation=cv2.INTER_AREA)
+        h, w = rgb.shape[:2]
     img = rgb.astype(np.float32) / 255.0
     grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
     texture = cv2.GaussianBlur(np.abs(cv2.Laplacian(grey, cv2.CV_32F)), (0, 0), 2.0)
@@ -54,8 +68,12 @@ def sky_mask(rgb: np.ndarray) -> np.ndarray:
     top = set(np.unique(labels[0])) - {0}
     keep = np.isin(labels, list(top)) if top else np.zeros_like(score, bool)
     if keep.mean() < 0.02:
-        return np.zeros((h, w), np.float32)
-    return cv2.GaussianBlur(keep.astype(np.float32), (0, 0), 1.5)
+        return np.zeros((out_h, out_w), np.float32)
+    mask = cv2.GaussianBlur(keep.astype(np.float32), (0, 0), 1.5)
+    if (w, h) != (out_w, out_h):
+        interp = cv2.INTER_AREA if out_w < w else cv2.INTER_LINEAR
+        mask = np.clip(cv2.resize(mask, (out_w, out_h), interpolation=interp), 0.0, 1.0)
+    return mask
 
 
 def heuristic_disparity(rgb: np.ndarray, max_side: int = 320) -> np.ndarray:
@@ -76,7 +94,7 @@ def heuristic_disparity(rgb: np.ndarray, max_side: int = 320) -> np.ndarray:
     centre = np.exp(-(xs**2) * 1.5 - ((ys - 0.55) ** 2) * 4.0)
     saliency = _normalised(contrast) * (0.5 + 0.5 * centre)
     disparity = 0.40 * position + 0.35 * focus + 0.25 * saliency
-    disparity = disparity * (1.0 - sky_mask(small))
+    disparity = disparity * (1.0 - sky_mask(rgb, (sw, sh)))
     disparity = guided_filter(grey, disparity.astype(np.float32), max(2, round(min(sw, sh) / 40)), 1e-3)
     disparity = _normalised(disparity)
     return cv2.resize(disparity, (w, h), interpolation=cv2.INTER_LINEAR)

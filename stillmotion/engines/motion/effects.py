@@ -10,7 +10,8 @@
 Every effect is a smooth function of time (sums of sines, noise translated sub-pixel, particles
 on straight or sinusoidal paths), seeded from the clip's seed, and ramps in over the first
 0.6 s so frame 0 stays the input. Fields are computed at ``profile.effect_scale`` of a 720p frame
-(so a 1080p frame gets the same field grid as a 720p one) and upsampled;
+(so a 1080p frame gets the same field grid as a 720p one), one cell per whole block of frame
+pixels (`field_factor`), and upsampled;
 region masks are found once on the fitted frame and follow the background layer's motion.
 """
 
@@ -49,7 +50,7 @@ def effects_in(prompt: str | None) -> list[str]:
 
 def _hsv_mask(small: np.ndarray, name: str, sky: np.ndarray | None = None) -> np.ndarray:
     """Soft mask of the region `name` acts on. Water is blue, below the top 30% and below the
-    sky (`sky`: sky_mask of `small`) in its column: a blue sky must not ripple, even where
+    sky (`sky`: sky_mask on `small`'s grid) in its column: a blue sky must not ripple, even where
     wisps or the sun kept the sky mask off it."""
     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV).astype(np.float32)
     hue, sat, val = hsv[..., 0], hsv[..., 1] / 255, hsv[..., 2] / 255
@@ -112,11 +113,14 @@ class Effects:
         self.seconds = seconds
         self.rng = np.random.default_rng(seed + 7919)
         scale = min(scale, scale * FIELD_REFERENCE / max(w, h))  # above 720p, fields stay at 720p's size
-        sw, sh = max(16, round(w * scale)), max(16, round(h * scale))
+        r = self.factor = field_factor(scale, w, h)
+        sw, sh = -(-w // r), -(-h // r)
         self.small_size = (sw, sh)
-        small = cv2.resize(fitted, (sw, sh), interpolation=cv2.INTER_AREA)
+        # the frame padded to whole cells: each small pixel is the mean of an r x r block
+        padded = cv2.copyMakeBorder(fitted, 0, sh * r - h, 0, sw * r - w, cv2.BORDER_REPLICATE)
+        small = cv2.resize(padded, (sw, sh), interpolation=cv2.INTER_AREA)
         self.masks: dict[str, np.ndarray] = {}
-        sky = sky_mask(small) if {"clouds", "shimmer"} & set(names) else None
+        sky = sky_mask(padded, (sw, sh)) if {"clouds", "shimmer"} & set(names) else None
         for name in names:
             if name == "clouds":
                 m = sky
@@ -177,13 +181,13 @@ class Effects:
             return
         sw, sh = self.small_size
         w, h = self.size
-        to_small = np.diag([sw / w, sh / h, 1.0])
+        to_small = np.diag([1.0 / self.factor, 1.0 / self.factor, 1.0])
         m_small = (to_small @ np.vstack([background, [0, 0, 1]]) @ np.linalg.inv(to_small))[:2]
         masks = {k: cv2.warpAffine(v, m_small, (sw, sh), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                    borderMode=cv2.BORDER_REPLICATE) for k, v in self.masks.items()}
         dark = None  # lights on the small grid: the product of (1 - light) (screen(screen(f, a), b) = screen(f, 1-(1-a)(1-b)))
         for name, mask in masks.items():  # each region effect only over its own region's box
-            box = _mask_box(mask, (sw, sh), (w, h))
+            box = _mask_box(mask, self.factor, (w, h))
             if box is None:
                 continue
             light = self._regional(frame, name, mask, box, secs, ramp)
@@ -211,15 +215,15 @@ class Effects:
         the lights are sparse (cloud wisps, glints). An axis that is not a whole multiple of
         the small grid is taken whole, as in `_mask_box`.
         """
-        sw, sh = self.small_size
+        r = self.factor
         w, h = self.size
         small8 = ((np.float32(1.0) - dark) * np.float32(255.0) + np.float32(0.5)).astype(np.uint8)
-        for (sy0, sy1), (y0, y1) in _lit_spans(small8.any(axis=1), sh, h):
+        for (sy0, sy1), (y0, y1) in _lit_spans(small8.any(axis=1), r, h):
             rows = small8[sy0:sy1]
-            for (sx0, sx1), (x0, x1) in _lit_spans(rows.any(axis=0), sw, w, split=False):
+            for (sx0, sx1), (x0, x1) in _lit_spans(rows.any(axis=0), r, w, split=False):
                 # upsampled as one channel, then spread to four (the same bytes as resizing four, ~3x cheaper)
-                a8 = cv2.cvtColor(cv2.resize(rows[:, sx0:sx1], (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR),
-                                  cv2.COLOR_GRAY2RGBA)
+                up = cv2.resize(rows[:, sx0:sx1], ((sx1 - sx0) * r, (sy1 - sy0) * r), interpolation=cv2.INTER_LINEAR)
+                a8 = cv2.cvtColor(up[: y1 - y0, : x1 - x0], cv2.COLOR_GRAY2RGBA)
                 roi = frame[y0:y1, x0:x1]
                 cv2.add(roi, cv2.multiply(cv2.bitwise_not(roi), a8, scale=1.0 / 255.0), dst=roi)
 
@@ -236,11 +240,11 @@ class Effects:
         unit = h / 720.0
         if name == "shimmer":
             wave = np.sin(gy * (0.9 * 720 / h / unit * sh / 180) + secs * 2.6 + phase * 2.0)
-            dx = m * (1.6 * unit * (sw / w)) * wave
-            dy = m * (0.8 * unit * (sh / h)) * np.sin(gx * 0.21 + secs * 1.9 + phase)
+            dx = m * (1.6 * unit) * wave  # frame pixels
+            dy = m * (0.8 * unit) * np.sin(gx * 0.21 + secs * 1.9 + phase)
             light = m * 0.22 * np.clip(np.sin(gx * 0.5 + gy * 0.9 + secs * 3.1 + 3 * phase) - 0.7, 0, 1)
         elif name == "sway":
-            dx = m * (2.2 * unit * (sw / w)) * np.sin(secs * 1.3 + phase * 0.8 + gy * 0.02)
+            dx = m * (2.2 * unit) * np.sin(secs * 1.3 + phase * 0.8 + gy * 0.02)
             dy = np.zeros_like(dx)
         elif name == "clouds" and self.clouds is not None:
             shift = (secs * 0.02 * sw) % sw
@@ -253,11 +257,13 @@ class Effects:
             gain = 1.0 + m * (0.10 * wob + 0.05 * np.sin(phase * 3 + secs * 7.1))
         roi = frame[y0:y1, x0:x1]
 
-        def up(field: np.ndarray) -> np.ndarray:
-            return cv2.resize(field.astype(np.float32), (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+        def up(field: np.ndarray) -> np.ndarray:  # by the whole factor, then cut to the frame
+            r = self.factor
+            big = cv2.resize(field.astype(np.float32), ((sx1 - sx0) * r, (sy1 - sy0) * r), interpolation=cv2.INTER_LINEAR)
+            return big[: y1 - y0, : x1 - x0]
 
         if dx is not None and dy is not None:
-            off = up(cv2.merge([dx.astype(np.float32) * np.float32(w / sw), dy.astype(np.float32) * np.float32(h / sh)]))
+            off = up(cv2.merge([dx.astype(np.float32), dy.astype(np.float32)]))
             cv2.remap(roi.copy(), off, None, cv2.INTER_LINEAR | cv2.WARP_RELATIVE_MAP, dst=roi, borderMode=cv2.BORDER_REFLECT_101)
         if gain is not None:
             # the frame's alpha is 255 and dropped after the effects, so it may be scaled too
@@ -285,50 +291,51 @@ class Effects:
                 cv2.circle(frame, (int(x * 16), int(y * 16)), max(1, int(size * 16)), colour, -1, cv2.LINE_AA, shift)
 
 
-def _mask_box(mask: np.ndarray, small: tuple[int, int], full: tuple[int, int]):
+def _mask_box(mask: np.ndarray, factor: int, full: tuple[int, int]):
     """Small-grid box and full-resolution box (x0, y0, x1, y1) where the mask exceeds 1e-3
-    (with a margin), or None when it is empty this frame. Along an axis whose size is not a
-    whole multiple of the small grid's, the box spans the whole axis, so that resizing the
-    box's fields samples exactly where resizing the whole frame's would."""
+    (with a margin), or None when it is empty this frame. Small pixel i covers full pixels
+    [i * factor, (i + 1) * factor), so upsampling the box's fields by the factor lands exactly
+    where upsampling the whole grid's would (the last cell may reach past the frame: cut)."""
     on = mask > 1e-3
     rows = np.flatnonzero(on.any(axis=1))
     if len(rows) == 0:
         return None
     cols = np.flatnonzero(on.any(axis=0))
     out_small, out_full = [], []
-    for lo, hi, n_small, n_full in ((cols[0], cols[-1], small[0], full[0]), (rows[0], rows[-1], small[1], full[1])):
-        if n_full % n_small:
-            out_small.append((0, n_small))
-            out_full.append((0, n_full))
-            continue
-        r = n_full // n_small
+    for lo, hi, n_small, n_full in ((cols[0], cols[-1], mask.shape[1], full[0]), (rows[0], rows[-1], mask.shape[0], full[1])):
         s0, s1 = max(0, int(lo) - 2), min(n_small, int(hi) + 3)
         out_small.append((s0, s1))
-        out_full.append((s0 * r, s1 * r))
+        out_full.append((s0 * factor, min(n_full, s1 * factor)))
     (sx0, sx1), (sy0, sy1) = out_small
     (x0, x1), (y0, y1) = out_full
     return (sx0, sy0, sx1, sy1), (x0, y0, x1, y1)
+
+
+def field_factor(scale: float, w: int, h: int) -> int:
+    """The whole number of frame pixels per effect-field cell for `scale` (1/2 -> 2, 1/3 -> 3),
+    at most a sixteenth of the frame's shorter side (tiny frames keep a usable grid). A whole
+    factor lets a box of the grid upsample to exact frame pixels; with a fractional one (1280
+    px at 1/3) each effect had to be computed over the whole frame."""
+    return max(1, min(round(1.0 / max(scale, 1e-6)), min(w, h) // 16))
 
 
 _REGION = {"clouds": "sky", "shimmer": "water", "sway": "foliage", "flicker": "warm_lights",
            "snow": "frame", "rain": "frame", "dust": "frame"}
 
 
-def _lit_spans(lit: np.ndarray, n_small: int, n_full: int, *, split: bool = True):
+def _lit_spans(lit: np.ndarray, factor: int, n_full: int, *, split: bool = True):
     """Spans of the small axis to screen, with their full-resolution spans: ((s0, s1), (f0, f1)).
 
     `lit`: per small row (or column), whether any light rounds above zero there. Each run of lit
     entries gets one unlit entry of context on each side (bilinear upsampling by a whole factor
     reads one neighbour); runs closer than three unlit entries merge, so no context entry is
-    shared. `split=False` gives one span from the first to the last lit entry. An axis that is
-    not a whole multiple of the small grid is one span over everything.
+    shared. `split=False` gives one span from the first to the last lit entry. Full spans are
+    cut at the frame's edge (the grid's last cell may reach past it).
     """
     on = np.flatnonzero(lit)
     if len(on) == 0:
         return []
-    if n_full % n_small:
-        return [((0, n_small), (0, n_full))]
-    r = n_full // n_small
+    n_small = len(lit)
     if split:
         cuts = np.flatnonzero(np.diff(on) > 3)
         starts, ends = np.concatenate([[on[0]], on[cuts + 1]]), np.concatenate([on[cuts], [on[-1]]])
@@ -337,5 +344,5 @@ def _lit_spans(lit: np.ndarray, n_small: int, n_full: int, *, split: bool = True
     spans = []
     for a, b in zip(starts, ends):
         s0, s1 = max(0, int(a) - 1), min(n_small, int(b) + 2)
-        spans.append(((s0, s1), (s0 * r, s1 * r)))
+        spans.append(((s0, s1), (s0 * factor, min(n_full, s1 * factor))))
     return spans
