@@ -15,8 +15,9 @@ from pathlib import Path
 from types import TracebackType
 
 import av
+import cv2
 import numpy as np
-from av.video.reformatter import ColorRange, Colorspace, VideoReformatter
+from av.video.reformatter import ColorRange
 from PIL import Image
 
 AUDIO_RATE = 48_000
@@ -44,6 +45,41 @@ _STANDARD_TAGS = {
 }
 
 _BT709 = 1  # AVCOL_PRI_BT709 == AVCOL_TRC_BT709 == AVCOL_SPC_BT709
+
+
+def _bt709_matrix() -> np.ndarray:
+    """3x4 affine map from full-range RGB to limited-range BT.709 (Y, Cb, Cr), for cv2.transform."""
+    kr, kb = 0.2126, 0.0722
+    kg = 1.0 - kr - kb
+    y = np.array([kr, kg, kb])
+    cb = (np.array([0.0, 0.0, 1.0]) - y) / (2 * (1 - kb))
+    cr = (np.array([1.0, 0.0, 0.0]) - y) / (2 * (1 - kr))
+    m = np.empty((3, 4), np.float32)
+    m[:, :3] = np.stack([y * 219, cb * 224, cr * 224]) / 255
+    m[:, 3] = (16, 128, 128)
+    return m
+
+
+RGB_TO_YCBCR709 = _bt709_matrix()
+
+
+def rgb_to_i420(frame: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """(H, W, 3) uint8 sRGB -> I420 bytes ((H * 3 / 2, W): Y, then Cb and Cr at half size),
+    limited-range BT.709, each chroma sample from the mean of its 2x2 block.
+
+    Three OpenCV passes (Y at full size, a 2x2 area reduction, Cb/Cr at half size) take ~1.7 ms
+    for a 720p frame on one core where swscale's rgb24 -> yuv420p took 4-6 ms: a tenth of a
+    turbo clip's CPU. Matches swscale within one level in Y (tests/media)."""
+    h, w = frame.shape[:2]
+    if out is None:
+        out = np.empty((h * 3 // 2, w), np.uint8)
+    cv2.extractChannel(cv2.transform(frame, RGB_TO_YCBCR709), 0, dst=out[:h])
+    half = cv2.transform(cv2.resize(frame, (w // 2, h // 2), interpolation=cv2.INTER_AREA), RGB_TO_YCBCR709)
+    q = (h // 2) * (w // 2)
+    chroma = out[h:].reshape(-1)
+    cv2.extractChannel(half, 1, dst=chroma[:q].reshape(h // 2, w // 2))
+    cv2.extractChannel(half, 2, dst=chroma[q:].reshape(h // 2, w // 2))
+    return out
 
 
 class VideoWriter:
@@ -92,7 +128,6 @@ class VideoWriter:
             self._container.close()
             raise
         self._video = stream
-        self._reformatter = VideoReformatter()
         self._audio: av.audio.stream.AudioStream | None = None
         self._samples: np.ndarray | None = None  # (2, n) float32 at 48 kHz
         self._audio_pos = 0
@@ -123,15 +158,7 @@ class VideoWriter:
         if not isinstance(frame, np.ndarray) or frame.shape != expected or frame.dtype != np.uint8:
             got = f"{frame.shape} {frame.dtype}" if isinstance(frame, np.ndarray) else type(frame).__name__
             raise ValueError(f"frame must be a {expected} uint8 RGB array, got {got}")
-        rgb = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-        yuv = self._reformatter.reformat(
-            rgb,
-            format="yuv420p",
-            src_colorspace=Colorspace.ITU709,
-            dst_colorspace=Colorspace.ITU709,
-            src_color_range=ColorRange.JPEG,
-            dst_color_range=ColorRange.MPEG,
-        )
+        yuv = av.VideoFrame.from_ndarray(rgb_to_i420(frame), format="yuv420p")
         yuv.pts = self.frames_written
         self._mux(self._video.encode(yuv))
         self.frames_written += 1

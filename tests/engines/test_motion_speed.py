@@ -319,3 +319,13 @@ def test_prefetch_lets_go_at_once_when_both_sides_see_a_cancel() -> None:
     frames.close()  # the consumer's own cancel: it stops reading
     assert time.monotonic() - start < 1.0
     assert closed.wait(1.0)  # the engine generator was closed in its thread
+
+
+def test_encoder_gets_the_cores_the_frame_workers_leave(monkeypatch: pytest.MonkeyPatch) -> None:
+    import stillmotion.render as render
+    from stillmotion.engines.motion import MotionEngine
+
+    for cores, workers, want in ((2, 2, 1), (1, 1, 1), (16, 4, 12)):
+        monkeypatch.setattr(render, "usable_cores", lambda cores=cores: cores)
+        assert render.encoder_threads(MotionEngine(use_settings=False, workers=workers)) == want
+    assert render.encoder_threads(object()) == 0  # an engine that does not say: x264 decides

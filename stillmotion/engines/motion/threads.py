@@ -14,7 +14,6 @@ be overwritten by the other thread's frame.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -22,6 +21,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 import numpy as np
+
+from stillmotion.cores import usable_cores
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -31,11 +32,7 @@ MAX_FRAME_WORKERS = 4  # beyond this the encoder, not the engine, sets the pace
 
 def frame_workers() -> int:
     """Threads to render frames on: the cores this process may use, at most MAX_FRAME_WORKERS."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(MAX_FRAME_WORKERS, cores))
+    return max(1, min(MAX_FRAME_WORKERS, usable_cores()))
 
 
 class Scratch(threading.local):
