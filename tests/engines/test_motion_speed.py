@@ -329,3 +329,34 @@ def test_encoder_gets_the_cores_the_frame_workers_leave(monkeypatch: pytest.Monk
         monkeypatch.setattr(render, "usable_cores", lambda cores=cores: cores)
         assert render.encoder_threads(MotionEngine(use_settings=False, workers=workers)) == want
     assert render.encoder_threads(object()) == 0  # an engine that does not say: x264 decides
+
+
+def test_a_layer_that_holds_still_is_copied_and_equals_its_warp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from motion_support import make_spec, save_png
+    from stillmotion.engines.base import RenderContext
+    from stillmotion.engines.motion import MotionEngine
+    from stillmotion.engines.motion.parallax import ParallaxRenderer
+
+    img = save_png(tmp_path / "a.png", textured(160, 96, seed=4))
+    copied = []
+    real = ParallaxRenderer._copy_still
+
+    def spy(self, m, roi):
+        copied.append(real(self, m, roi))
+        return copied[-1]
+
+    for mode in ("pro", "turbo"):
+        spec = make_spec(img, "a static shot while snow falls", width=160, height=96, num_frames=6, mode=mode)
+        monkeypatch.setattr(ParallaxRenderer, "_copy_still", spy)
+        copied.clear()
+        fast = list(MotionEngine(use_settings=False, workers=1).frames(spec, RenderContext()))
+        assert copied == [True] * 6  # a static camera: every frame copies
+        monkeypatch.setattr(ParallaxRenderer, "_copy_still", lambda self, m, roi: False)
+        warped = list(MotionEngine(use_settings=False, workers=1).frames(spec, RenderContext()))
+        assert all(np.array_equal(a, b) for a, b in zip(fast, warped))
+        assert not np.array_equal(fast[0], fast[-1])  # the snow falls
+        spec = make_spec(img, "the camera zooms in", width=160, height=96, num_frames=6, mode=mode)
+        monkeypatch.setattr(ParallaxRenderer, "_copy_still", spy)
+        copied.clear()
+        list(MotionEngine(use_settings=False, workers=1).frames(spec, RenderContext()))
+        assert copied == [True] + [False] * 5  # only frame 0 holds still
