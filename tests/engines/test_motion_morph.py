@@ -132,3 +132,17 @@ def test_cancel_stops_the_morph(square_pair) -> None:
         for frame in MotionEngine().frames(make_spec(a, "", image_tail=b, num_frames=24), ctx):
             produced.append(frame)
     assert len(produced) == 2
+
+
+@pytest.mark.parametrize("grid, size", [((320, 180), (1280, 720)), ((53, 40), (160, 96)), ((427, 240), (1280, 720))])
+def test_grid_base_gives_the_supersampled_coordinates_plus_the_upsampled_flow(grid, size) -> None:
+    import cv2
+
+    from stillmotion.engines.motion.morph import _GridBase
+
+    (gw, gh), (w, h) = grid, size
+    flow = np.random.default_rng(0).normal(0, 3, (gh, gw, 2)).astype(np.float32)
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32) * 2, np.arange(h, dtype=np.float32) * 2)
+    want = np.dstack([xs, ys]) + cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
+    got = _GridBase(grid, size, 2).absolute(flow, np.empty((h, w, 2), np.float32))
+    assert np.abs(got - want).max() < 2e-3  # float rounding only, edges included

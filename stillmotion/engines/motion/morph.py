@@ -201,6 +201,38 @@ class _Sizes:
         )
 
 
+class _GridBase:
+    """Absolute sampling coordinates on a k-times supersampled source from a grid flow, in one
+    upsampling: the grid carries the flow plus the coordinates it stands for, chosen so that
+    bilinear upsampling reproduces k * x exactly (a linear ramp interpolates to itself), with a
+    per-column and per-row correction where OpenCV clamps at the frame's edges. Saves a full-
+    resolution two-channel add per side and frame (4 ms of a 720p pro morph frame's ~50)."""
+
+    def __init__(self, grid: tuple[int, int], size: tuple[int, int], k: int) -> None:
+        (gw, gh), (w, h) = grid, size
+        # grid column j stands for frame x = (j + 0.5) * w / gw - 0.5 (cv2.resize's pixel centres)
+        gx = (k * ((np.arange(gw) + 0.5) * w / gw - 0.5)).astype(np.float32)
+        gy = (k * ((np.arange(gh) + 0.5) * h / gh - 0.5)).astype(np.float32)
+        self.grid = np.dstack(np.meshgrid(gx, gy)).astype(np.float32)
+        self.size = size
+        ux = cv2.resize(gx[None, :], (w, 1), interpolation=cv2.INTER_LINEAR)[0]
+        uy = cv2.resize(gy[:, None], (1, h), interpolation=cv2.INTER_LINEAR)[:, 0]
+        self.fix_x = (k * np.arange(w, dtype=np.float64) - ux).astype(np.float32)
+        self.fix_y = (k * np.arange(h, dtype=np.float64) - uy).astype(np.float32)
+        # only the edges need it (interior values agree to float rounding)
+        self.cols = np.flatnonzero(np.abs(self.fix_x) > 1e-3)
+        self.rows = np.flatnonzero(np.abs(self.fix_y) > 1e-3)
+
+    def absolute(self, flow: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """`out` (h, w, 2) = k * (x, y) + the upsampled `flow` (grid, in supersampled pixels)."""
+        cv2.resize(cv2.add(flow, self.grid), self.size, dst=out, interpolation=cv2.INTER_LINEAR)
+        if len(self.cols):
+            out[:, self.cols, 0] += self.fix_x[self.cols]
+        if len(self.rows):
+            out[self.rows, :, 1] += self.fix_y[self.rows][:, None]
+        return out
+
+
 def _match_errors(head: np.ndarray, tail: np.ndarray, forward: np.ndarray, size: tuple[int, int]) -> tuple[float, float]:
     """Mean grey error between head and tail after following the flow, and without it.
 
@@ -244,10 +276,7 @@ class FlowMorph:
         k = profile.morph_supersample
         self._sources = tuple(cv2.cvtColor(supersample(img, k), cv2.COLOR_RGB2RGBA) for img in (head, tail))
         self._interp = profile.morph_interp
-        self._base = None
-        if k != 1:
-            xs, ys = np.meshgrid(np.arange(width, dtype=np.float32) * k, np.arange(height, dtype=np.float32) * k)
-            self._base = np.dstack([xs, ys])
+        self._base = _GridBase(sizes.grid, self.size, k) if k != 1 else None
         # Full-resolution scratch buffers, reused per thread: fresh 7 MB arrays every frame cost
         # more in page faults than the arithmetic, and frames may render in parallel.
         self._scratch = Scratch()
@@ -309,17 +338,27 @@ class FlowMorph:
         wb = t * np.clip(cb, MIN_WEIGHT, 1.0)
         width, height = self.size
         get = self._scratch.get
-        offsets = get("offsets", (height, width, 2), np.float32)
+        mapping = get("map", (height, width, 2), np.float32)
         warped = (get("warped_a", (height, width, 4)), get("warped_b", (height, width, 4)))
-        weights = (get("weight_a", (height, width), np.float32), get("weight_b", (height, width), np.float32))
         for source, flow, out in zip(self._sources, (fa, fb), warped):
-            cv2.resize(flow, self.size, dst=offsets, interpolation=cv2.INTER_LINEAR)
-            if self._base is None:  # 1x source: the offsets are a relative map as they are
-                mapping, flags = offsets, self._interp | cv2.WARP_RELATIVE_MAP
+            if self._base is None:  # 1x source: the upsampled offsets are a relative map as they are
+                cv2.resize(flow, self.size, dst=mapping, interpolation=cv2.INTER_LINEAR)
+                flags = self._interp | cv2.WARP_RELATIVE_MAP
             else:  # 2x source: absolute coordinates on the supersampled grid
-                mapping, flags = cv2.add(self._base, offsets, dst=get("map", (height, width, 2), np.float32)), self._interp
+                self._base.absolute(flow, mapping)
+                flags = self._interp
             cv2.remap(source, mapping, None, flags, dst=out, borderMode=cv2.BORDER_REFLECT_101)
-        cv2.resize(wa, self.size, dst=weights[0], interpolation=cv2.INTER_LINEAR)
-        cv2.resize(wb, self.size, dst=weights[1], interpolation=cv2.INTER_LINEAR)
-        blended = cv2.blendLinear(warped[0], warped[1], weights[0], weights[1])
-        return cv2.cvtColor(blended, cv2.COLOR_RGBA2RGB)
+        return cv2.cvtColor(self._blend(warped[0], warped[1], wa / (wa + wb)), cv2.COLOR_RGBA2RGB)
+
+    def _blend(self, a: np.ndarray, b: np.ndarray, share_a: np.ndarray) -> np.ndarray:
+        """a * w + b * (1 - w), w = `share_a` (grid) upsampled, in 8 bits: w as 0-255, two scaled
+        multiplies and an add (5.5 ms at 720p where cv2.blendLinear's float weights took 8.2;
+        within one level of it). Alpha stays 255: 255 * 255 / 255 + 255 * 0 / 255."""
+        width, height = self.size
+        w8 = (share_a * np.float32(255.0) + np.float32(0.5)).astype(np.uint8)
+        spread = self._scratch.get("share", (height, width, 4))
+        cv2.cvtColor(cv2.resize(w8, self.size, interpolation=cv2.INTER_LINEAR), cv2.COLOR_GRAY2RGBA, dst=spread)
+        out = cv2.multiply(a, spread, scale=1.0 / 255.0)
+        cv2.bitwise_not(spread, dst=spread)
+        cv2.multiply(b, spread, dst=b, scale=1.0 / 255.0)  # b is this thread's scratch: free to overwrite
+        return cv2.add(out, b, dst=out)
