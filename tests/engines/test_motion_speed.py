@@ -114,6 +114,18 @@ def test_bench_child_measures_a_tiny_clip(tmp_path: Path) -> None:
     assert got["psnr_first"] > 30 and got["psnr_last"] is None
 
 
+def test_bench_runs_a_case_on_another_checkout(tmp_path: Path) -> None:
+    from stillmotion.engines.motion import bench
+
+    src, head, tail = bench._images(tmp_path, 96, 64)
+    root = Path(bench.__file__).resolve().parents[3]  # this checkout, standing in for another one
+    got = bench._run_child({"image": src, "prompt": "", "mode": "turbo", "w": 96, "h": 64, "seconds": 1,
+                            "out": str(tmp_path), "tail": tail}, str(root))
+    assert got["wall"] > 0 and got["psnr_last"] > 30
+    assert [name for name, _ in bench._cases(src, head, tail)] == [
+        "5 s 720p pro", "5 s 720p pro-fast", "5 s 720p turbo", "16 s 1080p pro", "5 s 720p start-end pro"]
+
+
 def test_rows_hidden_under_an_opaque_layer_are_skipped_without_changing_the_frame() -> None:
     from stillmotion.engines.motion.bench import landscape
 

@@ -6,6 +6,9 @@ Engine alone: times the whole generator (image loading, per-clip preparation and
 no video encoding) for each mode, for each camera move and for a start-end morph, and prints
 frames per second (best of --repeat runs, so a busy machine disturbs the figures less).
 
+``--against CHECKOUT`` runs the same clip cases alternately on another checkout (say, a
+``git worktree`` of an earlier commit) and on this code, and prints before/after ratios.
+
 ``--clips`` measures issue 3's goals through ``stillmotion.render.render_clip`` (engine +
 H.264, engine prefetched in a thread), each case in its own child process so that its peak
 memory (ru_maxrss) is its own: the real-time factor of 5 s 720p clips in every mode, 16 s
@@ -106,7 +109,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--frames", type=int, default=120)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--clips", action="store_true", help="also the render_clip goals (5 s 720p, 16 s 1080p)")
+    parser.add_argument("--against", metavar="CHECKOUT", help="only the clip cases, alternated with another checkout's code")
     args = parser.parse_args(argv)
+    if args.against:
+        against(args.against, args.repeat)
+        return
     if args.clips:
         clips(args.repeat)
     with tempfile.TemporaryDirectory() as tmp:
@@ -200,14 +207,47 @@ def child(case: dict) -> dict:
     }
 
 
-def _run_child(case: dict) -> dict:
+def _cases(src: str, head: str, tail: str) -> list[tuple[str, dict]]:
+    """The clip cases of issue 3's goals: 5 s 720p in every mode, 16 s 1080p pro, a start-end morph."""
+    cases = [(f"5 s 720p {m}", dict(image=src, prompt=PROMPT, mode=m, w=1280, h=720, seconds=5))
+             for m in ("pro", "pro-fast", "turbo")]
+    cases.append(("16 s 1080p pro", dict(image=src, prompt=PROMPT, mode="pro", w=1920, h=1080, seconds=16)))
+    cases.append(("5 s 720p start-end pro", dict(image=head, tail=tail, prompt="", mode="pro", w=1280, h=720, seconds=5)))
+    return cases
+
+
+def _run_child(case: dict, checkout: str | None = None) -> dict:
+    """One case in a child process, on this code or (`checkout`) on another checkout's."""
     import json
     import subprocess
     import sys
 
     done = subprocess.run([sys.executable, "-m", "stillmotion.engines.motion.bench", "--child", json.dumps(case)],
-                          capture_output=True, text=True, check=True)
+                          capture_output=True, text=True, check=True, cwd=checkout)
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def against(checkout: str, repeat: int) -> None:
+    """Before/after in one run: each clip case alternately on `checkout` (another checkout of
+    this project, e.g. `git worktree add /tmp/before REV`) and on this code, `repeat` times;
+    best wall and CPU of each and their ratios. On a machine whose speed drifts (a shared VM),
+    the ratio is the figure to trust."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        src, head, tail = _images(folder, 1280, 720)
+        cases = _cases(src, head, tail)
+        print(f"before = {checkout}, after = this code; best of {repeat}, alternated")
+        for name, case in cases:
+            runs: dict[str, list[dict]] = {"before": [], "after": []}
+            for _ in range(repeat):
+                for side, tree in (("before", checkout), ("after", None)):
+                    runs[side].append(_run_child({**case, "out": str(folder)}, tree))
+            b, a = ({k: min(r[k] for r in runs[side]) for k in ("wall", "cpu", "engine_cpu")} for side in ("before", "after"))
+            psnr = min(r["psnr_first"] for r in runs["after"])
+            print(f"  {name:24s} wall {b['wall']:6.2f} -> {a['wall']:6.2f} s ({a['wall'] / b['wall']:.2f}x;"
+                  f" {case['seconds'] / a['wall']:.2f}x real time after)  cpu {b['cpu']:5.1f} -> {a['cpu']:5.1f} s"
+                  f" ({a['cpu'] / b['cpu']:.2f}x)  engine cpu {b['engine_cpu']:5.1f} -> {a['engine_cpu']:5.1f} s"
+                  f"  frame-0 PSNR after {psnr:.1f} dB")
 
 
 def clips(repeat: int) -> None:
@@ -215,10 +255,7 @@ def clips(repeat: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         src, head, tail = _images(folder, 1280, 720)
-        cases = [(f"5 s 720p {m}", dict(image=src, prompt=PROMPT, mode=m, w=1280, h=720, seconds=5))
-                 for m in ("pro", "pro-fast", "turbo")]
-        cases.append(("16 s 1080p pro", dict(image=src, prompt=PROMPT, mode="pro", w=1920, h=1080, seconds=16)))
-        cases.append(("5 s 720p start-end pro", dict(image=head, tail=tail, prompt="", mode="pro", w=1280, h=720, seconds=5)))
+        cases = _cases(src, head, tail)
         print(f"through render_clip (engine + H.264), best of {repeat} child processes; real time = clip length;"
               f" cpu = CPU seconds of all threads (steadier than wall time on a shared machine); engine = frames alone")
         res: dict[str, dict] = {}
