@@ -114,6 +114,7 @@ def _opencv_threads(count: int | None) -> Iterator[None]:
     finally:
         cv2.setNumThreads(before)
 
+
 def encoder_threads(engine: Engine) -> int:
     """x264 threads beside `engine`: the cores its frame workers (``engine.workers``) leave free,
     at least one; 0 (x264's own choice, about 1.5 per core) when the engine does not say.

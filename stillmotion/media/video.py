@@ -66,7 +66,7 @@ RGB_TO_YCBCR709 = _bt709_matrix()
 
 
 def rgb_to_i420(frame: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """(H, W, 3) uint8 sRGB -> I420 bytes ((H * 3 / 2, W): Y, then Cb and Cr at half size),
+    """(H, W, 3) uint8 sRGB, H and W even -> I420 bytes ((H * 3 / 2, W): Y, then Cb and Cr at half size),
     limited-range BT.709, each chroma sample from the mean of its 2x2 block.
 
     Three OpenCV passes (Y at full size, a 2x2 area reduction, Cb/Cr at half size) take ~1.7 ms

@@ -28,7 +28,7 @@ def test_novita_sdk_submits_polls_and_downloads(service, files, tmp_path):
     info = probe(out)
     assert (info.width, info.height, info.frames) == (720, 540, 24)  # follows the image's 4:3
 
-    posts = files.wait_posts(1)
+    files.wait_posts(1)  # the callback has landed
     hook = [p for path, p in files.posts if path == "/hook/sdk"]
     assert hook and hook[0]["event_type"] == "ASYNC_TASK_RESULT"
     assert hook[0]["payload"]["task"]["task_id"] == task_id

@@ -212,8 +212,8 @@ class Effects:
         rounds above zero, each with one all-zero row or column of context around it, so the
         upsampled light there is what upsampling the whole field would give: the frame is the
         same, bit for bit, as one pass over everything (tested), at a fraction of the cost when
-        the lights are sparse (cloud wisps, glints). An axis that is not a whole multiple of
-        the small grid is taken whole, as in `_mask_box`.
+        the lights are sparse (cloud wisps, glints). Spans are upsampled by the whole field factor
+        and cut at the frame's edge, where the grid's last cell may reach past it.
         """
         r = self.factor
         w, h = self.size

@@ -258,8 +258,8 @@ class ParallaxRenderer:
     def _copy_still(self, m: np.ndarray, roi: np.ndarray) -> bool:
         """Fill `roi` from the farthest layer by a plain copy when `m` (roi pixel -> supersampled
         source) moves it by whole pixels only: the warp would give the same bytes (bilinear at
-        exact pixels), at 3-6x the cost. A dolly, truck or pedestal leaves a layer at disparity
-        0 (a sky) where it is, and every layer holds still on frame 0."""
+        exact pixels) at about six times the cost (1080p). Frame 0 and static shots (effects
+        only) hold still; so does a layer at disparity 0 under a pure truck or pedestal."""
         k = self.k
         if abs(m[0, 0] - k) > 1e-9 or abs(m[1, 1] - k) > 1e-9 or abs(m[0, 1]) > 1e-12 or abs(m[1, 0]) > 1e-12:
             return False
