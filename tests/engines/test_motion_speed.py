@@ -126,7 +126,9 @@ def test_bench_runs_a_case_on_another_checkout(tmp_path: Path) -> None:
         "5 s 720p pro", "5 s 720p pro-fast", "5 s 720p turbo", "16 s 1080p pro", "5 s 720p start-end pro"]
 
 
-def test_rows_hidden_under_an_opaque_layer_are_skipped_without_changing_the_frame() -> None:
+def test_rows_hidden_under_an_opaque_layer_or_clear_in_it_are_skipped_without_changing_the_frame() -> None:
+    # warping a layer by runs of rows moves the warp's origin: OpenCV's fixed-point coordinates
+    # may then round the other way on a rare pixel (one level, about 1e-5 of the values here)
     from stillmotion.engines.motion.bench import landscape
 
     img = landscape(400, 225, 1)
@@ -138,7 +140,8 @@ def test_rows_hidden_under_an_opaque_layer_are_skipped_without_changing_the_fram
             r.skip_hidden = True
             fast = r.frame_rgba(t).copy()
             r.skip_hidden = False
-            assert np.array_equal(fast, r.frame_rgba(t)), (prompt, t)
+            diff = np.abs(fast.astype(np.int16) - r.frame_rgba(t))
+            assert diff.max() <= 1 and np.count_nonzero(diff) <= 1e-3 * diff.size, (prompt, t)
 
 
 def test_light_fields_upsampled_as_one_channel_match_the_four_channel_resize() -> None:

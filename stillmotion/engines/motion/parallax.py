@@ -242,17 +242,23 @@ class ParallaxRenderer:
                 if not self._copy_still(shifted, roi):
                     cv2.warpAffine(src, shifted, (x1 - x0, y1 - y0), dst=roi, flags=flags, borderMode=cv2.BORDER_REFLECT_101)
                 continue
-            # one warp of the whole box (warping it in parts would round coordinates differently),
-            # then "over" only on mixed rows: opaque rows are the layer itself, clear ones leave the frame
-            layer = cv2.warpAffine(src, shifted, (x1 - x0, y1 - y0), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            # by runs of rows: clear rows are not warped at all, opaque rows are warped straight
+            # into the frame (they are the layer itself), mixed rows into scratch and then "over"
             for r0, r1, kind in self._row_runs(i, m, box) if self.skip_hidden else [(y0, y1, 1)]:
-                rows, part = roi[r0 - y0 : r1 - y0], layer[r0 - y0 : r1 - y0]
+                if kind == 0:
+                    continue
+                part_m = shifted.copy()
+                part_m[:, 2] += shifted[:, 1] * (r0 - y0)
+                rows = roi[r0 - y0 : r1 - y0]
                 if kind == 2:
-                    np.copyto(rows, part)
-                elif kind == 1:
-                    inv = _inverse_alpha(part, self.scratch.get("inv", (h, w, 4))[: r1 - r0, : x1 - x0])
-                    cv2.multiply(rows, inv, dst=rows, scale=1.0 / 255.0)
-                    cv2.add(rows, part, dst=rows)
+                    cv2.warpAffine(src, part_m, (x1 - x0, r1 - r0), dst=rows, flags=flags,
+                                   borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                    continue
+                part = cv2.warpAffine(src, part_m, (x1 - x0, r1 - r0), dst=self.scratch.get("layer", (h, w, 4))[: r1 - r0, : x1 - x0],
+                                      flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                inv = _inverse_alpha(part, self.scratch.get("inv", (h, w, 4))[: r1 - r0, : x1 - x0])
+                cv2.multiply(rows, inv, dst=rows, scale=1.0 / 255.0)
+                cv2.add(rows, part, dst=rows)
         return out
 
     def _copy_still(self, m: np.ndarray, roi: np.ndarray) -> bool:
