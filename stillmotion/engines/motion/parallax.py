@@ -2,15 +2,14 @@
 
 Per clip: the canvas (the input scaled as ``fit_to_frame`` scales it, plus whatever the plan
 can reach beyond the frame: real image content first, then a soft mirrored margin), its
-disparity, and the layers (layers.py). Per frame, for each layer:
+disparity, and the layers (layers.py). Per frame, for each layer, far to near:
 
-1. Source coordinates on a coarse node grid (every ``step`` output pixels): the camera state's
-   inverse, solved for the layer's own disparity (clamped to the layer's range, so it is
-   smooth) by two fixed-point steps.
-2. Bilinear interpolation of the nodes to full resolution (one small remap), then one remap of
-   the layer's RGBA (from a 2x Lanczos-supersampled copy in ``pro``: near-bicubic sharpness at
-   bilinear cost, see resample.py), only over the box the layer can cover this frame.
-3. "Over" compositing far to near.
+1. Its affine map for this frame: the camera state's inverse at the layer's disparity (a card:
+   near cards move more under truck, pedestal, dolly and orbit).
+2. One bilinear warp of the layer's RGBA (from a 2x Lanczos-supersampled copy in ``pro``:
+   near-bicubic sharpness at bilinear cost, see resample.py), only over the box it can cover this
+   frame, less rows the next card hides, and for nearer cards only over tiles where it has pixels.
+3. "Over" compositing, premultiplied, in 8 bits.
 
 At t=0 every map is the identity on exact source pixels, so frame 0 is the fitted input.
 """
@@ -31,6 +30,9 @@ from stillmotion.engines.motion.resample import supersample
 from stillmotion.engines.motion.threads import Scratch, frame_workers, ordered_map
 
 KERNEL_GUARD = 4
+KERNEL_REACH = 5  # canvas pixels a warped pixel depends on: bilinear (1) + the 2x Lanczos supersample (4)
+TILE_ROWS, TILE_COLS = 64, 192  # output tiles a nearer layer is classed (and warped) by
+BLOCK = 8  # canvas block of the occupancy tables
 PROBE_TIMES = 41
 MAX_COMPENSATION = 1.3
 
@@ -167,6 +169,7 @@ class ParallaxRenderer:
         self.sources = []
         self.offsets: list[tuple[int, int]] = []  # canvas pixel at each stored source's (0, 0)
         self.boxes = []
+        plain_cuts: list[np.ndarray | None] = []  # each layer's stored source before supersampling
         for i, img in enumerate(layers.images):
             if i == 0:
                 box, cut = (0, 0, img.shape[1], img.shape[0]), img
@@ -174,6 +177,7 @@ class ParallaxRenderer:
                 box = _alpha_box(img[..., 3])
                 if box is None:
                     self.sources.append(None)
+                    plain_cuts.append(None)
                     self.offsets.append((0, 0))
                     self.boxes.append(None)
                     continue
@@ -186,6 +190,7 @@ class ParallaxRenderer:
                 box = (x0, y0, x1, y1)
             if i == 0:
                 self.plain = cut  # the farthest layer as it is: copied, not warped, when it holds still
+            plain_cuts.append(cut)
             self.sources.append(cut)
             self.offsets.append((box[0], box[1]))
             self.boxes.append(box)
@@ -194,9 +199,9 @@ class ParallaxRenderer:
         self.sources = list(ordered_map(lambda c: None if c is None else np.ascontiguousarray(supersample(c, k)),
                                         self.sources, frame_workers()))
         self.bands = [None] + [_opaque_band(img[..., 3]) for img in layers.images[1:]]
-        # per canvas row of each nearer layer: 0 all transparent, 2 all opaque, 1 mixed (widened by
-        # the kernel's reach), to warp clear rows not at all and opaque ones without compositing
-        self.row_kinds = [None] + [_row_kinds(img[..., 3]) for img in layers.images[1:]]
+        # where each nearer layer's stored source is clear, opaque or mixed, on 8x8 blocks: tiles of
+        # the output are warped only where the layer has something, and opaque ones without compositing
+        self.occupancy = [None] + [_Occupancy(cut[..., 3]) if cut is not None else None for cut in plain_cuts[1:]]
         self.skip_hidden = True  # leave out rows of a layer that the next one covers opaquely
         self.interp = profile.warp_interp if self.k == 1 else cv2.INTER_LINEAR
         self.scratch = Scratch()  # per thread: the output frame and 255 - alpha (frames render in parallel)
@@ -217,7 +222,8 @@ class ParallaxRenderer:
 
         Rows of a layer's box that the next nearer layer covers with alpha 255 this frame (its
         band of fully opaque canvas rows, when its warp keeps rows horizontal) are not drawn:
-        compositing would multiply them by zero anyway, so the frame is the same, bit for bit.
+        compositing would multiply them by zero anyway. Nearer layers are drawn by tiles
+        (`_tiles`): clear tiles not at all, opaque ones without compositing.
         """
         w, h = self.size
         out = self.scratch.get("out", (h, w, 4))
@@ -242,21 +248,21 @@ class ParallaxRenderer:
                 if not self._copy_still(shifted, roi):
                     cv2.warpAffine(src, shifted, (x1 - x0, y1 - y0), dst=roi, flags=flags, borderMode=cv2.BORDER_REFLECT_101)
                 continue
-            # by runs of rows: clear rows are not warped at all, opaque rows are warped straight
-            # into the frame (they are the layer itself), mixed rows into scratch and then "over"
-            for r0, r1, kind in self._row_runs(i, m, box) if self.skip_hidden else [(y0, y1, 1)]:
+            # by tiles: clear ones are not warped at all, opaque ones straight into the frame (they
+            # are the layer itself), mixed ones into scratch and then "over"
+            for tx0, ty0, tx1, ty1, kind in self._tiles(i, m, box) if self.skip_hidden else [(x0, y0, x1, y1, 1)]:
                 if kind == 0:
                     continue
                 part_m = shifted.copy()
-                part_m[:, 2] += shifted[:, 1] * (r0 - y0)
-                rows = roi[r0 - y0 : r1 - y0]
+                part_m[:, 2] += shifted[:, 0] * (tx0 - x0) + shifted[:, 1] * (ty0 - y0)
+                size = (tx1 - tx0, ty1 - ty0)
+                rows = out[ty0:ty1, tx0:tx1]
                 if kind == 2:
-                    cv2.warpAffine(src, part_m, (x1 - x0, r1 - r0), dst=rows, flags=flags,
-                                   borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                    cv2.warpAffine(src, part_m, size, dst=rows, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
                     continue
-                part = cv2.warpAffine(src, part_m, (x1 - x0, r1 - r0), dst=self.scratch.get("layer", (h, w, 4))[: r1 - r0, : x1 - x0],
+                part = cv2.warpAffine(src, part_m, size, dst=self.scratch.get("layer", (h, w, 4))[: size[1], : size[0]],
                                       flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-                inv = _inverse_alpha(part, self.scratch.get("inv", (h, w, 4))[: r1 - r0, : x1 - x0])
+                inv = _inverse_alpha(part, self.scratch.get("inv", (h, w, 4))[: size[1], : size[0]])
                 cv2.multiply(rows, inv, dst=rows, scale=1.0 / 255.0)
                 cv2.add(rows, part, dst=rows)
         return out
@@ -277,29 +283,33 @@ class ParallaxRenderer:
         np.copyto(roi, self.plain[y : y + h, x : x + w])
         return True
 
-    def _row_runs(self, i: int, m: np.ndarray, box: tuple[int, int, int, int]) -> list[tuple[int, int, int]]:
-        """Runs (r0, r1, kind) of output rows in `box` where layer i is all transparent (0), all
-        opaque (2) or mixed (1) this frame: by its canvas rows' kinds when its warp keeps rows
-        horizontal and the box's columns stay inside its source; else one mixed run."""
+    def _tiles(self, i: int, m: np.ndarray, box: tuple[int, int, int, int]) -> list[tuple[int, int, int, int, int]]:
+        """Tiles (x0, y0, x1, y1, kind) covering output `box` for layer i this frame: kind 0 where
+        the layer is clear (nothing to warp), 2 where it is opaque, 1 mixed, by its canvas
+        occupancy (`_Occupancy`, widened by the kernel's reach) when its warp keeps rows horizontal;
+        else the whole box, mixed. Neighbouring tiles of one kind in a band merge into one span."""
         x0, y0, x1, y1 = box
-        kinds = self.row_kinds[i]
-        src_h, src_w = self.sources[i].shape[:2]
-        if kinds is None or abs(m[0, 1]) > 1e-12 or abs(m[1, 0]) > 1e-12 or m[1, 1] <= 0 or m[0, 0] <= 0:
-            return [(y0, y1, 1)]
-        ox = self.offsets[i][0] * self.k
-        u0, u1 = m[0, 0] * x0 + m[0, 2] - ox, m[0, 0] * (x1 - 1) + m[0, 2] - ox
-        ys = np.arange(y0, y1)
-        v = (m[1, 1] * ys + m[1, 2]) / self.k  # canvas rows
-        r = np.floor(v).astype(np.int64)
-        inside = (r >= 0) & (r + 1 < len(kinds))
-        kind = np.where(inside, kinds[np.clip(r, 0, len(kinds) - 1)], 1)
-        kind = np.where((r + 1 < 0) | (r >= len(kinds)), 0, kind)  # wholly outside: border, alpha 0
-        if u0 < 1 or u1 > src_w - 2:  # columns reach the border: opaque rows are not opaque there
-            kind = np.where(kind == 2, 1, kind)
-        cuts = np.flatnonzero(np.diff(kind)) + 1
-        starts = np.concatenate([[0], cuts])
-        ends = np.concatenate([cuts, [len(kind)]])
-        return [(y0 + int(a), y0 + int(b), int(kind[a])) for a, b in zip(starts, ends)]
+        occ = self.occupancy[i]
+        if occ is None or abs(m[0, 1]) > 1e-12 or abs(m[1, 0]) > 1e-12 or m[1, 1] <= 0 or m[0, 0] <= 0:
+            return [(x0, y0, x1, y1, 1)]
+        k = self.k
+        ox, oy = self.offsets[i]
+        cols = list(range(x0, x1, TILE_COLS)) + [x1]
+        us = [(m[0, 0] * x + m[0, 2]) / k - ox for x in cols]  # canvas column at each tile edge
+        out = []
+        for ty0 in range(y0, y1, TILE_ROWS):
+            ty1 = min(y1, ty0 + TILE_ROWS)
+            v0 = math.floor((m[1, 1] * ty0 + m[1, 2]) / k - oy) - KERNEL_REACH
+            v1 = math.ceil((m[1, 1] * (ty1 - 1) + m[1, 2]) / k - oy) + KERNEL_REACH + 1
+            for j in range(len(cols) - 1):
+                u0 = math.floor(us[j]) - KERNEL_REACH
+                u1 = math.ceil(us[j + 1] - m[0, 0] / k) + KERNEL_REACH + 1  # the tile's last column
+                kind = occ.kind(u0, v0, u1, v1)
+                if out and out[-1][4] == kind and out[-1][1] == ty0 and out[-1][2] == cols[j]:
+                    out[-1] = (out[-1][0], ty0, cols[j + 1], ty1, kind)
+                else:
+                    out.append((cols[j], ty0, cols[j + 1], ty1, kind))
+        return out
 
     def _covered_rows(self, j: int, m: np.ndarray) -> tuple[int, int] | None:
         """Output rows [y0, y1) where layer j has alpha 255 across the whole frame width."""
@@ -359,14 +369,37 @@ def _inverse_alpha(rgba: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def _row_kinds(alpha: np.ndarray, guard: int = 5) -> np.ndarray:
-    """Per row of `alpha`: 0 when it and its `guard` neighbours are all 0, 2 when all 255, else 1."""
-    k = 2 * guard + 1
-    zero = cv2.erode(np.all(alpha == 0, axis=1).astype(np.uint8)[:, None], np.ones((k, 1), np.uint8),
-                     borderType=cv2.BORDER_CONSTANT, borderValue=0)[:, 0]
-    full = cv2.erode(np.all(alpha == 255, axis=1).astype(np.uint8)[:, None], np.ones((k, 1), np.uint8),
-                     borderType=cv2.BORDER_CONSTANT, borderValue=0)[:, 0]
-    return np.where(zero > 0, 0, np.where(full > 0, 2, 1)).astype(np.int8)
+class _Occupancy:
+    """Where a layer's alpha is non-zero and where it is 255, on BLOCK x BLOCK blocks of its
+    canvas (summed-area tables), so any rectangle is classed clear, opaque or mixed in O(1).
+    Conservative: a block is opaque only if all its pixels are, clear only if all are 0."""
+
+    def __init__(self, alpha: np.ndarray) -> None:
+        h, w = alpha.shape
+        bh, bw = -(-h // BLOCK), -(-w // BLOCK)
+        padded = np.zeros((bh * BLOCK, bw * BLOCK), np.uint8)  # beyond the layer: clear
+        padded[:h, :w] = alpha
+        blocks = padded.reshape(bh, BLOCK, bw, BLOCK)
+        self.any = cv2.integral((blocks.max(axis=(1, 3)) > 0).astype(np.uint8))
+        self.full = cv2.integral((blocks.min(axis=(1, 3)) == 255).astype(np.uint8))
+        self.shape = (h, w)
+
+    def kind(self, u0: int, v0: int, u1: int, v1: int) -> int:
+        """0 (clear), 2 (opaque) or 1 (mixed) for canvas columns [u0, u1) and rows [v0, v1);
+        parts outside the layer count as clear (the warp's border is transparent)."""
+        h, w = self.shape
+        cu0, cv0, cu1, cv1 = max(0, u0), max(0, v0), min(w, u1), min(h, v1)
+        if cu1 <= cu0 or cv1 <= cv0:
+            return 0
+        bx0, by0, bx1, by1 = cu0 // BLOCK, cv0 // BLOCK, -(-cu1 // BLOCK), -(-cv1 // BLOCK)
+
+        def total(t: np.ndarray) -> int:
+            return int(t[by1, bx1] - t[by0, bx1] - t[by1, bx0] + t[by0, bx0])
+
+        if total(self.any) == 0:
+            return 0
+        inside = u0 >= 0 and v0 >= 0 and u1 <= w and v1 <= h
+        return 2 if inside and total(self.full) == (bx1 - bx0) * (by1 - by0) else 1
 
 
 def _minus_rows(box: tuple[int, int, int, int], rows: tuple[int, int] | None) -> tuple[int, int, int, int] | None:
