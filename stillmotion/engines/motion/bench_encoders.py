@@ -27,11 +27,11 @@ from stillmotion.evaluation.scenes import SCENES
 from stillmotion.media.video import rgb_to_i420
 
 CANDIDATES: list[dict[str, str]] = [
+    {"preset": "superfast", "crf": "19", "x264-params": "cabac=0:b-adapt=0:weightp=0"},
     {"preset": "superfast", "crf": "19", "x264-params": "cabac=0"},
     {"preset": "superfast", "crf": "19"},
     {"preset": "veryfast", "crf": "18", "x264-params": "mbtree=0"},
     {"preset": "superfast", "crf": "19", "x264-params": "aq-mode=0"},
-    {"preset": "superfast", "crf": "19", "x264-params": "weightp=0:b-adapt=0"},
     {"preset": "superfast", "crf": "19", "tune": "fastdecode"},
     {"preset": "superfast", "crf": "20"},
     {"preset": "ultrafast", "crf": "23", "x264-params": "8x8dct=1"},
