@@ -127,8 +127,8 @@ def test_bench_runs_a_case_on_another_checkout(tmp_path: Path) -> None:
 
 
 def test_rows_hidden_under_an_opaque_layer_or_clear_in_it_are_skipped_without_changing_the_frame() -> None:
-    # warping a layer by runs of rows moves the warp's origin: OpenCV's fixed-point coordinates
-    # may then round the other way on a rare pixel (one level, about 1e-5 of the values here)
+    # warping a layer by tiles moves the warp's origin: OpenCV's fixed-point coordinates may
+    # then round the other way on a rare pixel (one level, about 1e-5 of the values here)
     from stillmotion.engines.motion.bench import landscape
 
     img = landscape(400, 225, 1)
@@ -142,6 +142,36 @@ def test_rows_hidden_under_an_opaque_layer_or_clear_in_it_are_skipped_without_ch
             r.skip_hidden = False
             diff = np.abs(fast.astype(np.int16) - r.frame_rgba(t))
             assert diff.max() <= 1 and np.count_nonzero(diff) <= 1e-3 * diff.size, (prompt, t)
+
+
+
+def test_layer_tiles_classed_clear_or_opaque_are_so_in_the_warped_layer() -> None:
+    from stillmotion.engines.motion.bench import landscape
+
+    img = landscape(1600, 900, 1)
+    scene = prepare_scene(img, plan_motion("the camera slowly pushes in", 5.0, np.random.default_rng(0)), (1280, 720),
+                          profile_for("pro"))
+    r = scene.renderer
+    seen = set()
+    for t in (0.2, 0.6):
+        mats = r.matrices(t)
+        for i in range(1, len(mats)):
+            box = r._box(i, mats[i])
+            if box is None:
+                continue
+            x0, y0, x1, y1 = box
+            m = mats[i].copy()
+            m[:, 2] += m[:, 0] * x0 + m[:, 1] * y0 - np.multiply(r.offsets[i], r.k)
+            alpha = cv2.warpAffine(r.sources[i], m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                   borderMode=cv2.BORDER_CONSTANT, borderValue=0)[..., 3]
+            for tx0, ty0, tx1, ty1, kind in r._tiles(i, mats[i], box):
+                tile = alpha[ty0 - y0 : ty1 - y0, tx0 - x0 : tx1 - x0]
+                seen.add(kind)
+                if kind == 0:
+                    assert not tile.any()
+                elif kind == 2:
+                    assert (tile == 255).all()
+    assert seen == {0, 1, 2}  # some tiles are skipped, some drawn without compositing
 
 
 def test_light_fields_upsampled_as_one_channel_match_the_four_channel_resize() -> None:
