@@ -6,7 +6,6 @@ import asyncio
 import contextvars
 import hashlib
 import math
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -37,7 +36,6 @@ KEPT_INPUTS_SIZE = 100_000
 MAX_IDEMPOTENCY_KEY = 255
 WEBHOOK_EVENTS = ("start", "progress", "completed")
 _STATS_TTL_S = 5.0
-INPUT_THREADS = min(32, (os.cpu_count() or 1) + 4)  # image checks off the event loop at once
 
 
 def random_seed() -> int:
@@ -92,7 +90,7 @@ class JobService:
         self._run_stats: tuple[float, float, int] = (0.0, 0.0, 1)  # (read at, mean run s, parallel)
         self.ranker = QueueRanker(store)
         self._kept_inputs: set[str] = set()
-        self._inputs_pool = ThreadPoolExecutor(INPUT_THREADS, thread_name_prefix="inputs")
+        self._inputs_pool = ThreadPoolExecutor(thread_name_prefix="inputs")  # image checks off the event loop
 
     @property
     def http(self) -> httpx.AsyncClient:

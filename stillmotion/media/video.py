@@ -133,6 +133,7 @@ class VideoWriter:
             self._container.close()
             raise
         self._video = stream
+        self._i420 = np.empty((height * 3 // 2, width), np.uint8)  # reused: from_ndarray copies it
         self._audio: av.audio.stream.AudioStream | None = None
         self._samples: np.ndarray | None = None  # (2, n) float32 at 48 kHz
         self._audio_pos = 0
@@ -163,7 +164,7 @@ class VideoWriter:
         if not isinstance(frame, np.ndarray) or frame.shape != expected or frame.dtype != np.uint8:
             got = f"{frame.shape} {frame.dtype}" if isinstance(frame, np.ndarray) else type(frame).__name__
             raise ValueError(f"frame must be a {expected} uint8 RGB array, got {got}")
-        yuv = av.VideoFrame.from_ndarray(rgb_to_i420(frame), format="yuv420p")
+        yuv = av.VideoFrame.from_ndarray(rgb_to_i420(frame, self._i420), format="yuv420p")
         yuv.pts = self.frames_written
         self._mux(self._video.encode(yuv))
         self.frames_written += 1

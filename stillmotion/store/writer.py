@@ -49,20 +49,17 @@ class JobWriter:
 
     def submit(self, item: Any) -> Future:
         """A future of the stored job (or of the exception storing it raised)."""
-        future: Future = Future()
-        if self._closed:
-            future.set_exception(RuntimeError("the job store is closed"))
-            return future
-        self._queue.put((item, future))
-        return future
+        return self._put(item, Future())
 
     def submit_async(self, item: Any) -> asyncio.Future:
         """As `submit`, for a caller on the running event loop: await the returned future."""
-        future = asyncio.get_running_loop().create_future()
+        return self._put(item, asyncio.get_running_loop().create_future())
+
+    def _put(self, item: Any, future: Waiter) -> Any:
         if self._closed:
             future.set_exception(RuntimeError("the job store is closed"))
-            return future
-        self._queue.put((item, future))
+        else:
+            self._queue.put((item, future))
         return future
 
     def close(self, timeout: float = 30.0) -> None:

@@ -29,8 +29,8 @@ from stillmotion.engines.motion.plan import MotionPlan, ease
 from stillmotion.engines.motion.resample import supersample
 from stillmotion.engines.motion.threads import Scratch, frame_workers, ordered_map
 
-KERNEL_GUARD = 4
-KERNEL_REACH = 5  # canvas pixels a warped pixel depends on: bilinear (1) + the 2x Lanczos supersample (4)
+KERNEL_GUARD = 4  # source pixels the 2x Lanczos-4 supersample reads on each side
+KERNEL_REACH = KERNEL_GUARD + 1  # canvas pixels a warped pixel depends on: the 2x Lanczos supersample's + bilinear's
 TILE_ROWS, TILE_COLS = 64, 192  # output tiles a nearer layer is classed (and warped) by
 BLOCK = 8  # canvas block of the occupancy tables
 PROBE_TIMES = 41
@@ -181,7 +181,7 @@ class ParallaxRenderer:
                     self.offsets.append((0, 0))
                     self.boxes.append(None)
                     continue
-                pad = 4  # the Lanczos kernel's reach: the crop supersamples exactly like the whole
+                pad = KERNEL_GUARD  # the Lanczos kernel's reach: the crop supersamples exactly like the whole
                 x0, y0 = max(0, box[0] - pad), max(0, box[1] - pad)
                 x1, y1 = min(img.shape[1], box[2] + pad), min(img.shape[0], box[3] + pad)
                 cut = img[y0:y1, x0:x1]
