@@ -6,7 +6,8 @@
 For each image (the synthetic scenes, plus any file given): the engine renders a pure zoom
 ("The camera zooms in slowly.") through render_clip in each mode; zoompan then zooms to the
 total zoom measured on the engine's pro clip, linearly, and its frames go through the same
-prefetch pipeline and the same x264 settings (VideoWriter, per mode). Timings alternate
+prefetch pipeline (converted for the encoder in the prefetch thread) and the same x264 settings
+(VideoWriter, per mode). Timings alternate
 engine and zoompan `--repeat` times (best and spread printed, the machine may be shared);
 then each clip is measured: frame-0 PSNR/SSIM, VBench flicker and smoothness, zoom and the
 jitter of the per-frame zoom and translation.
@@ -32,7 +33,7 @@ from stillmotion.evaluation.scenes import SCENES
 from stillmotion.evaluation.zoompan import zoompan_frames
 from stillmotion.media.imaging import fit_to_frame, load_rgb
 from stillmotion.media.video import VideoWriter
-from stillmotion.render import prefetch, render_clip
+from stillmotion.render import for_encoder, prefetch, render_clip
 
 PROMPT = "The camera zooms in slowly."
 
@@ -53,8 +54,8 @@ def zoompan_clip(image: Path, out: Path, mode: str, width: int, height: int, fra
     t0 = time.perf_counter()
     fitted = fit_to_frame(load_rgb(str(image)), width, height)
     with VideoWriter(out, width, height, FPS, mode=mode) as writer:
-        for frame in prefetch(zoompan_frames(fitted, frames, zoom, FPS)):
-            writer.write(frame)
+        for _, planes in prefetch(zoompan_frames(fitted, frames, zoom, FPS), prepare=for_encoder()):
+            writer.write_i420(planes)
     return time.perf_counter() - t0
 
 

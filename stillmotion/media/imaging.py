@@ -19,6 +19,14 @@ def fit_to_frame(img: np.ndarray, width: int, height: int) -> np.ndarray:
     A crop keeps the frame full (what users of hosted services get); the centre is kept
     because a subject is usually there.
     """
+    resized, (x0, y0) = scale_to_cover(img, width, height)
+    return np.ascontiguousarray(resized[y0 : y0 + height, x0 : x0 + width])
+
+
+def scale_to_cover(img: np.ndarray, width: int, height: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """`img` scaled (uncropped) so it covers a width x height frame, and the corner of the
+    centred frame in it: fit_to_frame's crop, and the motion engine's canvas (which keeps the
+    rest for pans) from one resize."""
     import cv2
 
     h, w = img.shape[:2]
@@ -26,5 +34,4 @@ def fit_to_frame(img: np.ndarray, width: int, height: int) -> np.ndarray:
     new_w, new_h = max(width, round(w * scale)), max(height, round(h * scale))
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
     resized = cv2.resize(img, (new_w, new_h), interpolation=interp)
-    x0, y0 = (new_w - width) // 2, (new_h - height) // 2
-    return np.ascontiguousarray(resized[y0 : y0 + height, x0 : x0 + width])
+    return resized, ((new_w - width) // 2, (new_h - height) // 2)

@@ -164,7 +164,18 @@ class VideoWriter:
         if not isinstance(frame, np.ndarray) or frame.shape != expected or frame.dtype != np.uint8:
             got = f"{frame.shape} {frame.dtype}" if isinstance(frame, np.ndarray) else type(frame).__name__
             raise ValueError(f"frame must be a {expected} uint8 RGB array, got {got}")
-        yuv = av.VideoFrame.from_ndarray(rgb_to_i420(frame, self._i420), format="yuv420p")
+        self.write_i420(rgb_to_i420(frame, self._i420))
+
+    def write_i420(self, planes: np.ndarray) -> None:
+        """Write one frame already converted by `rgb_to_i420` (render_clip converts on the
+        engine's prefetch thread, so this thread only encodes)."""
+        if self._closed:
+            raise RuntimeError("VideoWriter is closed")
+        expected = (self.height * 3 // 2, self.width)
+        if not isinstance(planes, np.ndarray) or planes.shape != expected or planes.dtype != np.uint8:
+            got = f"{planes.shape} {planes.dtype}" if isinstance(planes, np.ndarray) else type(planes).__name__
+            raise ValueError(f"I420 planes must be a {expected} uint8 array, got {got}")
+        yuv = av.VideoFrame.from_ndarray(planes, format="yuv420p")
         yuv.pts = self.frames_written
         self._mux(self._video.encode(yuv))
         self.frames_written += 1

@@ -11,8 +11,7 @@ from stillmotion.engines.motion import PROFILES, plan_motion, profile_for
 from stillmotion.engines.motion.flow import estimate_flows
 from stillmotion.engines.motion.resample import supersample
 from stillmotion.engines.motion.scene import prepare_scene
-from stillmotion.engines.motion.warp import cover_scaled
-from stillmotion.media.imaging import fit_to_frame
+from stillmotion.media.imaging import fit_to_frame, scale_to_cover
 
 
 def test_profiles() -> None:
@@ -34,9 +33,9 @@ def test_supersample_keeps_the_exact_grid() -> None:
     assert np.abs(mid - ref).mean() < 40
 
 
-def test_cover_scaled_window_is_fit_to_frame() -> None:
+def test_scale_to_cover_window_is_fit_to_frame() -> None:
     img = textured(400, 300, seed=3)
-    scaled, (x0, y0) = cover_scaled(img, 320, 180)
+    scaled, (x0, y0) = scale_to_cover(img, 320, 180)
     assert scaled.shape[1] == 320 and scaled.shape[0] >= 180
     assert np.array_equal(scaled[y0 : y0 + 180, x0 : x0 + 320], fit_to_frame(img, 320, 180))
 

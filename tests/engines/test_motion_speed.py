@@ -366,6 +366,31 @@ def test_prefetch_lets_go_at_once_when_both_sides_see_a_cancel() -> None:
     assert closed.wait(1.0)  # the engine generator was closed in its thread
 
 
+def test_prefetch_prepares_frames_in_its_thread_in_order() -> None:
+    """render_clip's watermark and I420 conversion run beside the engine, not on the encoder's
+    thread: prepare() runs in the prefetch thread, results come in order, its errors surface."""
+    import threading
+
+    from stillmotion.render import for_encoder, prefetch
+
+    threads: set[str] = set()
+
+    def prepare(frame: np.ndarray) -> tuple[int, np.ndarray]:
+        threads.add(threading.current_thread().name)
+        return int(frame[0, 0, 0]), frame
+
+    got = [i for i, _ in prefetch((np.full((4, 4, 3), i, np.uint8) for i in range(7)), prepare=prepare)]
+    assert got == list(range(7)) and threads == {"engine-prefetch"}
+
+    def broken(frame: np.ndarray) -> None:
+        raise ValueError("bad frame")
+
+    with pytest.raises(ValueError, match="bad frame"):
+        list(prefetch(iter([np.zeros((4, 4, 3), np.uint8)]), prepare=broken))
+    frame, planes = for_encoder()(np.full((4, 6, 3), 255, np.uint8))
+    assert planes.shape == (6, 6) and planes[:4].min() == 235  # limited-range white luma
+
+
 def test_encoder_gets_the_cores_the_frame_workers_leave(monkeypatch: pytest.MonkeyPatch) -> None:
     import stillmotion.render as render
     from stillmotion.engines.motion import MotionEngine

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stillmotion.media.video import VideoWriter, probe, read_frames, top_level_atoms, write_cover
+from stillmotion.media.video import VideoWriter, probe, read_frames, rgb_to_i420, top_level_atoms, write_cover
 
 from .conftest import smooth_image
 
@@ -100,6 +100,23 @@ def test_shape_and_dtype_checked(tmp_path, bad: np.ndarray) -> None:
         with pytest.raises(ValueError, match=r"\(360, 640, 3\) uint8"):
             writer.write(bad)
     assert writer.frames_written == 1 and probe(tmp_path / "x.mp4").frames == 1
+
+
+def test_write_i420_takes_converted_planes(tmp_path) -> None:
+    """render_clip converts frames in its prefetch thread and hands the planes over: the same
+    bitstream as writing the RGB frames, and planes of the wrong size or type are refused."""
+    frames = moving_frames(320, 180, 6)
+    for name, write in (("rgb", lambda w, f: w.write(f)), ("i420", lambda w, f: w.write_i420(rgb_to_i420(f)))):
+        with VideoWriter(tmp_path / f"{name}.mp4", 320, 180, mode="turbo", threads=1) as writer:
+            for frame in frames:
+                write(writer, frame)
+    assert (tmp_path / "rgb.mp4").read_bytes() == (tmp_path / "i420.mp4").read_bytes()
+    with VideoWriter(tmp_path / "bad.mp4", 320, 180) as writer:
+        for bad in (np.zeros((180, 320), np.uint8), np.zeros((270, 320), np.float32), frames[0]):
+            with pytest.raises(ValueError, match=r"I420 planes must be a \(270, 320\) uint8 array"):
+                writer.write_i420(bad)
+        writer.write_i420(rgb_to_i420(frames[0]))
+    assert probe(tmp_path / "bad.mp4").frames == 1
 
 
 def test_bad_construction(tmp_path) -> None:

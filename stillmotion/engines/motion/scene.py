@@ -18,7 +18,8 @@ from stillmotion.engines.motion.layers import build_layers
 from stillmotion.engines.motion.modes import ModeProfile
 from stillmotion.engines.motion.parallax import KERNEL_GUARD, ParallaxRenderer, compensated, has_parallax, plan_reach
 from stillmotion.engines.motion.plan import MotionPlan
-from stillmotion.engines.motion.warp import soft_pad, cover_scaled, real_margins
+from stillmotion.media.imaging import scale_to_cover
+from stillmotion.engines.motion.warp import real_margins, soft_pad
 
 PIVOT_REGION = 0.5  # central share of the frame whose disparity the subject is taken from
 
@@ -47,7 +48,7 @@ def prepare_scene(
 ) -> Scene:
     """Everything a clip's camera frames need; `style(rgb) -> rgb` restyles the canvas once."""
     w, h = size
-    scaled, origin = cover_scaled(image, w, h)
+    scaled, origin = scale_to_cover(image, w, h)  # fit_to_frame's resize, uncropped: pans keep real content
     fitted_disp = _disparity(scaled[origin[1] : origin[1] + h, origin[0] : origin[0] + w], depth_fn, profile)
     pivot = subject_disparity(fitted_disp)
     margins = real_margins(scaled.shape, origin, w, h)

@@ -13,25 +13,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from stillmotion.media.imaging import fit_to_frame
-
-
-
-def cover_scaled(img: np.ndarray, width: int, height: int) -> tuple[np.ndarray, tuple[int, int]]:
-    """`img` scaled as fit_to_frame scales it, uncropped, and the frame's origin in it.
-
-    The frame window is overwritten with fit_to_frame's own output so that the identity
-    pose reproduces it bit for bit whatever resize details change there.
-    """
-    h, w = img.shape[:2]
-    scale = max(width / w, height / h)
-    new_w, new_h = max(width, round(w * scale)), max(height, round(h * scale))
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-    scaled = cv2.resize(img, (new_w, new_h), interpolation=interp)
-    x0, y0 = (new_w - width) // 2, (new_h - height) // 2
-    scaled[y0 : y0 + height, x0 : x0 + width] = fit_to_frame(img, width, height)
-    return scaled, (x0, y0)
-
 
 def real_margins(scaled_shape: tuple[int, ...], origin: tuple[int, int], width: int, height: int) -> tuple[int, int, int, int]:
     """Real content beyond the frame on each side (left, top, right, bottom), in pixels."""
