@@ -27,12 +27,14 @@ def test_zoompan_clip_is_encoded_like_the_engine(tmp_path):
 
     img = tmp_path / "s.png"
     Image.fromarray(SCENES["city"](400, 240, 0)).save(img)
-    seconds = zoompan_clip(img, tmp_path / "z.mp4", "pro", 192, 108, 12, 1.1)
-    info = probe(tmp_path / "z.mp4")
-    assert seconds > 0 and (info.width, info.height, info.frames) == (192, 108, 12)
-    assert info.profile == "High" and info.pix_fmt == "yuv420p"
-    first, last = (f for i, f in enumerate(read_frames(tmp_path / "z.mp4")) if i in (0, 11))
+    for flag in (False, True):  # converted on the encoding thread or in the prefetch thread: the same file
+        seconds = zoompan_clip(img, tmp_path / f"z{flag}.mp4", "pro", 192, 108, 12, 1.1, convert_in_prefetch=flag)
+        info = probe(tmp_path / f"z{flag}.mp4")
+        assert seconds > 0 and (info.width, info.height, info.frames) == (192, 108, 12)
+        assert info.profile == "High" and info.pix_fmt == "yuv420p"
+    first, last = (f for i, f in enumerate(read_frames(tmp_path / "zTrue.mp4")) if i in (0, 11))
     assert np.abs(first.astype(int) - last).mean() > 2  # it zoomed
+    assert [f.tobytes() for f in read_frames(tmp_path / "zFalse.mp4")] == [f.tobytes() for f in read_frames(tmp_path / "zTrue.mp4")]
 
 
 def test_benchmark_prints_times_metrics_and_verdict(capsys):
