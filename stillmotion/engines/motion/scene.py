@@ -18,8 +18,8 @@ from stillmotion.engines.motion.layers import build_layers
 from stillmotion.engines.motion.modes import ModeProfile
 from stillmotion.engines.motion.parallax import KERNEL_GUARD, ParallaxRenderer, compensated, has_parallax, plan_reach
 from stillmotion.engines.motion.plan import MotionPlan
-from stillmotion.media.imaging import scale_to_cover
 from stillmotion.engines.motion.warp import real_margins, soft_pad
+from stillmotion.media.imaging import scale_to_cover
 
 PIVOT_REGION = 0.5  # central share of the frame whose disparity the subject is taken from
 
