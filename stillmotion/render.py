@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from stillmotion.allocator import keep_freed_memory
 from stillmotion.audio.soundtrack import ClipAudio
 from stillmotion.cores import usable_cores
 from stillmotion.domain import GenerationSpec
@@ -164,6 +165,7 @@ def render_clip(
     on_progress: Callable[[float], None] = lambda fraction: None,
 ) -> RenderOutput:
     """Render `spec` (image paths absolute) to `video` and `cover`; the video appears only when whole."""
+    keep_freed_memory()  # once per process: frames stop paying page faults (allocator.py)
     part = video.with_name(video.stem + ".part" + video.suffix)
     # Music is fetched and beat-tracked before the engine runs: a bad URL fails before any frame,
     # and an is_rec render hands the beats to the engine.

@@ -26,6 +26,7 @@ from typing import Any
 
 from PIL import Image
 
+from stillmotion.allocator import keep_freed_memory
 from stillmotion.domain import FPS, GenerationSpec
 from stillmotion.engines import get_engine
 from stillmotion.evaluation.report import VideoReport, evaluate_video
@@ -154,6 +155,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    keep_freed_memory()  # as render_clip does for the engine: zoompan's frames get the same allocator
     with tempfile.TemporaryDirectory(prefix="stillmotion-compare-") as d:
         tmp = Path(d)
         images = [Path(i) for i in args.image]
