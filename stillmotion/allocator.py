@@ -2,15 +2,15 @@
 
 A clip allocates a few megabytes per frame (the engine's output, the encoder's I420 planes) in
 worker threads and frees them on the encoding thread. With glibc's defaults much of that memory
-goes back to the kernel between frames (heap trimming, and large blocks served by mmap), and
-the next frame touches fresh pages: about a thousand page faults a 720p frame, each one zeroing
-a page. Measured on the 2-core dev machine (docs/performance.md): RGBA -> RGB of a 720p frame
-inside the engine took 1.5-2.7 ms instead of the 0.08 ms of the same call on warm memory, and
-whole 5 s 720p clips ran 0.82-0.88x the wall time with the settings below.
+goes back to the kernel between frames (heap trimming, large blocks served by mmap) and the next
+frame faults fresh pages in: 11,000-24,000 page faults a 5 s 720p clip, 700-2,200 with the
+settings below. Measured alternately in child processes (docs/decisions.md): pro 0.89x the wall
+time, pro-fast 0.95x, turbo no gain.
 
 Applied once per process by render_clip (and the benchmarks), only on glibc and only when the
 operator has set no ``MALLOC_*`` variable of their own. The cost: freed memory stays with the
-process (its RSS stays near its peak instead of shrinking between jobs).
+process: its RSS stays near its peak instead of shrinking between jobs, and a peak can be higher
+(the 5 s 720p start-end morph's went from 401 to 609 MB: each thread's arena keeps its own).
 """
 
 from __future__ import annotations
