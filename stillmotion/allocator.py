@@ -16,9 +16,9 @@ process: its RSS stays near its peak instead of shrinking between jobs, and a pe
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import sys
-import threading
 
 M_TRIM_THRESHOLD = -1  # glibc's mallopt parameter numbers (malloc.h)
 M_TOP_PAD = -2
@@ -31,20 +31,10 @@ SETTINGS = {
     M_TOP_PAD: 64 * MIB,  # each heap growth asks for this much more, so growth is rare
 }
 
-_lock = threading.Lock()
-_state: bool | None = None  # None: not tried yet; else whether the settings took effect
 
-
+@functools.cache  # once per process (two racing first calls would both set the same values: harmless)
 def keep_freed_memory() -> bool:
-    """Apply SETTINGS through mallopt, once; True when this process's allocator now uses them."""
-    global _state
-    with _lock:
-        if _state is None:
-            _state = _apply()
-        return _state
-
-
-def _apply() -> bool:
+    """Apply SETTINGS through mallopt; True when this process's allocator now uses them."""
     if not sys.platform.startswith("linux") or any(k.startswith("MALLOC_") for k in os.environ):
         return False  # another allocator, or an operator who tuned glibc themselves
     try:

@@ -144,7 +144,6 @@ def test_rows_hidden_under_an_opaque_layer_or_clear_in_it_are_skipped_without_ch
             assert diff.max() <= 1 and np.count_nonzero(diff) <= 1e-3 * diff.size, (prompt, t)
 
 
-
 def test_layer_tiles_classed_clear_or_opaque_are_so_in_the_warped_layer() -> None:
     from stillmotion.engines.motion.bench import landscape
 

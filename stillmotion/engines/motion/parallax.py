@@ -169,7 +169,6 @@ class ParallaxRenderer:
         self.sources = []
         self.offsets: list[tuple[int, int]] = []  # canvas pixel at each stored source's (0, 0)
         self.boxes = []
-        plain_cuts: list[np.ndarray | None] = []  # each layer's stored source before supersampling
         for i, img in enumerate(layers.images):
             if i == 0:
                 box, cut = (0, 0, img.shape[1], img.shape[0]), img
@@ -177,7 +176,6 @@ class ParallaxRenderer:
                 box = _alpha_box(img[..., 3])
                 if box is None:
                     self.sources.append(None)
-                    plain_cuts.append(None)
                     self.offsets.append((0, 0))
                     self.boxes.append(None)
                     continue
@@ -190,14 +188,14 @@ class ParallaxRenderer:
                 box = (x0, y0, x1, y1)
             if i == 0:
                 self.plain = cut  # the farthest layer as it is: copied, not warped, when it holds still
-            plain_cuts.append(cut)
             self.sources.append(cut)
             self.offsets.append((box[0], box[1]))
             self.boxes.append(box)
         # supersampled side by side (a 1080p pro clip's layers took ~0.4 s on one core before its first frame)
         k = self.k
+        plain_cuts = self.sources  # each layer's stored source before supersampling
         self.sources = list(ordered_map(lambda c: None if c is None else np.ascontiguousarray(supersample(c, k)),
-                                        self.sources, frame_workers()))
+                                        plain_cuts, frame_workers()))
         self.bands = [None] + [_opaque_band(img[..., 3]) for img in layers.images[1:]]
         # where each nearer layer's stored source is clear, opaque or mixed, on 8x8 blocks: tiles of
         # the output are warped only where the layer has something, and opaque ones without compositing
