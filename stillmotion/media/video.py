@@ -175,9 +175,18 @@ class VideoWriter:
         if not isinstance(planes, np.ndarray) or planes.shape != expected or planes.dtype != np.uint8:
             got = f"{planes.shape} {planes.dtype}" if isinstance(planes, np.ndarray) else type(planes).__name__
             raise ValueError(f"I420 planes must be a {expected} uint8 array, got {got}")
-        yuv = av.VideoFrame.from_ndarray(planes, format="yuv420p")
-        yuv.pts = self.frames_written
-        self._mux(self._video.encode(yuv))
+        self.write_frame(av.VideoFrame.from_ndarray(planes, format="yuv420p"))
+
+    def write_frame(self, frame: av.VideoFrame) -> None:
+        """Write one yuv420p frame of the stream's size as it is (a filter graph's output, say:
+        no copy into an array and back). Its pts is replaced: the writer numbers frames itself."""
+        if self._closed:
+            raise RuntimeError("VideoWriter is closed")
+        if frame.format.name != "yuv420p" or (frame.width, frame.height) != (self.width, self.height):
+            raise ValueError(f"frame must be yuv420p {self.width}x{self.height}, got {frame.format.name} "
+                             f"{frame.width}x{frame.height}")
+        frame.pts = self.frames_written
+        self._mux(self._video.encode(frame))
         self.frames_written += 1
         if self._audio is not None:
             self._write_audio_until(self.frames_written * AUDIO_RATE // self.fps)

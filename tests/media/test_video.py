@@ -119,6 +119,29 @@ def test_write_i420_takes_converted_planes(tmp_path) -> None:
     assert probe(tmp_path / "bad.mp4").frames == 1
 
 
+def test_write_frame_takes_a_yuv420p_frame_as_it_is(tmp_path) -> None:
+    """A filter graph's frames go to x264 without a round trip through an array: the same
+    bitstream as the planes they hold; another format or size is refused by name."""
+    import av
+
+    frames = moving_frames(320, 180, 6)
+    with VideoWriter(tmp_path / "planes.mp4", 320, 180, mode="turbo", threads=1) as writer:
+        for frame in frames:
+            writer.write_i420(rgb_to_i420(frame))
+    with VideoWriter(tmp_path / "frames.mp4", 320, 180, mode="turbo", threads=1) as writer:
+        for i, frame in enumerate(frames):
+            yuv = av.VideoFrame.from_ndarray(rgb_to_i420(frame), format="yuv420p")
+            yuv.pts = 1000 + i  # replaced: the writer numbers frames itself
+            writer.write_frame(yuv)
+    assert (tmp_path / "planes.mp4").read_bytes() == (tmp_path / "frames.mp4").read_bytes()
+    with VideoWriter(tmp_path / "bad.mp4", 320, 180) as writer:
+        for bad in (av.VideoFrame.from_ndarray(frames[0], format="rgb24"), av.VideoFrame(160, 90, "yuv420p")):
+            with pytest.raises(ValueError, match=r"frame must be yuv420p 320x180"):
+                writer.write_frame(bad)
+        writer.write_frame(av.VideoFrame.from_ndarray(rgb_to_i420(frames[0]), format="yuv420p"))
+    assert probe(tmp_path / "bad.mp4").frames == 1
+
+
 def test_bad_construction(tmp_path) -> None:
     with pytest.raises(ValueError, match="unknown mode"):
         VideoWriter(tmp_path / "a.mp4", 256, 256, mode="ultra")
