@@ -11,7 +11,7 @@ import pytest
 from motion_support import flow, make_spec, render, save_png, textured
 from stillmotion.engines.base import RenderContext
 from stillmotion.engines.motion import MotionEngine, heuristic_disparity, plan_motion, profile_for
-from stillmotion.engines.motion.scene import prepare_scene
+from stillmotion.engines.motion.scene import prepare_scene, subject_disparity
 
 W, H = 320, 180
 
@@ -64,6 +64,25 @@ def test_near_layer_moves_more_than_far(prompt: str) -> None:
     else:
         assert np.linalg.norm(_region_flow(f, near) - _region_flow(f, far)) > 3.0
     assert scene.info["layers"] >= 2
+
+
+@pytest.mark.parametrize(("prompt", "estimates"), [("dolly in", 1), ("truck right", 1), ("orbit left", 2), ("dolly zoom", 2)])
+def test_depth_is_estimated_twice_only_for_moves_that_turn_about_the_subject(prompt: str, estimates: int) -> None:
+    """Orbit and dolly zoom frame the shot around the subject's disparity, so it is needed before
+    the canvas exists; any other plan gets one estimate, on the canvas, and its pivot from it."""
+    img, truth = _layered()
+    calls = []
+
+    def depth(rgb: np.ndarray) -> np.ndarray:
+        calls.append(rgb.shape)
+        return _truth_on(rgb, img, truth)
+
+    plan = plan_motion(f"the camera {prompt} quickly", 2.0, np.random.default_rng(0))
+    scene = prepare_scene(img, plan, (W, H), profile_for("turbo"), depth_fn=depth)
+    assert len(calls) == estimates and calls[-1] == scene.canvas.shape
+    x0, y0 = scene.origin
+    fitted = scene.disparity[y0 : y0 + H, x0 : x0 + W]
+    assert scene.info["subject_disparity"] == pytest.approx(subject_disparity(fitted), abs=1e-3)
 
 
 def _truth_on(rgb: np.ndarray, img: np.ndarray, truth: np.ndarray) -> np.ndarray:

@@ -133,15 +133,22 @@ def layer_matrix(state: CameraState, d: float, size: tuple[int, int], pivot: flo
     return m
 
 
+def _ever(plan: MotionPlan, test) -> bool:
+    """Whether `test(state)` holds at any of the plan's probe times."""
+    return any(test(plan.state(float(t))) for t in np.linspace(0.0, 1.0, PROBE_TIMES))
+
+
 def has_parallax(plan: MotionPlan) -> bool:
     """Whether the plan ever translates the camera (truck, pedestal, dolly, orbit, dolly zoom), so
     layers at different disparities move differently. Zoom, pan, tilt, roll and handheld rotate
     or zoom the camera about its centre: every layer moves alike, there is no parallax to show."""
-    for t in np.linspace(0.0, 1.0, PROBE_TIMES):
-        st = plan.state(float(t))
-        if st.dolly or st.dolly_zoom or any(st.truck) or any(st.orbit):
-            return True
-    return False
+    return _ever(plan, lambda st: bool(st.dolly or st.dolly_zoom or any(st.truck) or any(st.orbit)))
+
+
+def turns_about_subject(plan: MotionPlan) -> bool:
+    """Whether the plan ever orbits or dolly-zooms, the two moves that hold the subject's
+    disparity (the pivot) still: only then does its framing depend on the pivot."""
+    return _ever(plan, lambda st: bool(st.dolly_zoom or any(st.orbit)))
 
 
 class ParallaxRenderer:

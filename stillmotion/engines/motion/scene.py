@@ -16,7 +16,9 @@ import numpy as np
 from stillmotion.engines.motion.depth import DepthFn, heuristic_disparity
 from stillmotion.engines.motion.layers import build_layers
 from stillmotion.engines.motion.modes import ModeProfile
-from stillmotion.engines.motion.parallax import KERNEL_GUARD, ParallaxRenderer, compensated, has_parallax, plan_reach
+from stillmotion.engines.motion.parallax import (
+    KERNEL_GUARD, ParallaxRenderer, compensated, has_parallax, plan_reach, turns_about_subject,
+)
 from stillmotion.engines.motion.plan import MotionPlan
 from stillmotion.engines.motion.warp import real_margins, soft_pad
 from stillmotion.media.imaging import scale_to_cover
@@ -46,11 +48,19 @@ def prepare_scene(
     image: np.ndarray, plan: MotionPlan, size: tuple[int, int], profile: ModeProfile,
     depth_fn: DepthFn | None = None, style=None,
 ) -> Scene:
-    """Everything a clip's camera frames need; `style(rgb) -> rgb` restyles the canvas once."""
+    """Everything a clip's camera frames need; `style(rgb) -> rgb` restyles the canvas once.
+
+    Depth is estimated once, on the canvas, unless the plan orbits or dolly-zooms: their framing
+    (how far beyond the frame they reach) turns on the subject's disparity, so the fitted frame's
+    is estimated first. For any other plan the pivot is only reported, and is taken from the
+    canvas's estimate (a second estimate cost 0.02-0.04 s before the first frame, and a second
+    model run with a depth model)."""
     w, h = size
     scaled, origin = scale_to_cover(image, w, h)  # fit_to_frame's resize, uncropped: pans keep real content
-    fitted_disp = _disparity(scaled[origin[1] : origin[1] + h, origin[0] : origin[0] + w], depth_fn, profile)
-    pivot = subject_disparity(fitted_disp)
+    pivoting = turns_about_subject(plan)
+    pivot = 0.5  # any value: without orbit or dolly zoom the geometry does not read it
+    if pivoting:
+        pivot = subject_disparity(_disparity(scaled[origin[1] : origin[1] + h, origin[0] : origin[0] + w], depth_fn, profile))
     margins = real_margins(scaled.shape, origin, w, h)
     plan, comp = compensated(plan, size, pivot, margins)
     reach = [math.ceil(r) + KERNEL_GUARD for r in plan_reach(plan, size, pivot)]
@@ -63,6 +73,8 @@ def prepare_scene(
         canvas = style(canvas)
     origin = (keep[0] + synthetic[0], keep[1] + synthetic[1])
     disparity = _disparity(canvas, depth_fn, profile)
+    if not pivoting:
+        pivot = subject_disparity(disparity[origin[1] : origin[1] + h, origin[0] : origin[0] + w])
     flat = not has_parallax(plan)
     layers = build_layers(canvas, disparity, profile.layer_count, profile.fill_scale, flat=flat)
     renderer = ParallaxRenderer(layers, origin, plan, size, pivot, profile)
