@@ -78,8 +78,8 @@ def zoompan_clip(
             for frame in prefetch(zoompan_video(fitted, frames, zoom, FPS, pix_fmt="yuv420p"), copy=False):
                 writer.write_frame(frame)
         elif arrangement == "prefetch":
-            for _, planes in prefetch(zoompan_frames(fitted, frames, zoom, FPS), prepare=for_encoder()):
-                writer.write_i420(planes)
+            for _, yuv in prefetch(zoompan_frames(fitted, frames, zoom, FPS), prepare=for_encoder()):
+                writer.write_frame(yuv)
         else:
             for frame in prefetch(zoompan_frames(fitted, frames, zoom, FPS)):
                 writer.write(frame)

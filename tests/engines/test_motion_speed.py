@@ -386,8 +386,9 @@ def test_prefetch_prepares_frames_in_its_thread_in_order() -> None:
 
     with pytest.raises(ValueError, match="bad frame"):
         list(prefetch(iter([np.zeros((4, 4, 3), np.uint8)]), prepare=broken))
-    frame, planes = for_encoder()(np.full((4, 6, 3), 255, np.uint8))
-    assert planes.shape == (6, 6) and planes[:4].min() == 235  # limited-range white luma
+    frame, yuv = for_encoder()(np.full((4, 6, 3), 255, np.uint8))
+    planes = yuv.to_ndarray()
+    assert yuv.format.name == "yuv420p" and planes.shape == (6, 6) and planes[:4].min() == 235  # limited-range white luma
 
 
 def test_encoder_gets_the_cores_the_frame_workers_leave(monkeypatch: pytest.MonkeyPatch) -> None:

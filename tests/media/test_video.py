@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stillmotion.media.video import VideoWriter, probe, read_frames, rgb_to_i420, top_level_atoms, write_cover
+from stillmotion.media.video import (
+    VideoWriter, probe, read_frames, rgb_to_i420, rgb_to_yuv_frame, top_level_atoms, write_cover,
+)
 
 from .conftest import smooth_image
 
@@ -117,6 +119,16 @@ def test_write_i420_takes_converted_planes(tmp_path) -> None:
                 writer.write_i420(bad)
         writer.write_i420(rgb_to_i420(frames[0]))
     assert probe(tmp_path / "bad.mp4").frames == 1
+
+
+@pytest.mark.parametrize(("width", "height"), [(320, 180), (202, 58)])
+def test_rgb_to_yuv_frame_holds_the_i420_planes(width: int, height: int) -> None:
+    """Converted straight into an encoder frame: the same bytes as `rgb_to_i420`, also where the
+    frame pads its rows (202 and 101 are off FFmpeg's alignment)."""
+    frame = moving_frames(width, height, 1)[0]
+    yuv = rgb_to_yuv_frame(frame)
+    assert (yuv.width, yuv.height, yuv.format.name) == (width, height, "yuv420p")
+    assert (yuv.to_ndarray() == rgb_to_i420(frame)).all()
 
 
 def test_write_frame_takes_a_yuv420p_frame_as_it_is(tmp_path) -> None:
