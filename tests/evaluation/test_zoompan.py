@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from stillmotion.evaluation.camera import camera_motion
-import numpy as np
-
 from stillmotion.evaluation.zoompan import zoompan_frames, zoompan_video
 from stillmotion.media.video import rgb_to_i420
 from tests.evaluation.synth import H, W, clip, texture, warp
