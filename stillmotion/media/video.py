@@ -78,10 +78,15 @@ def rgb_to_i420(frame: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     h, w = frame.shape[:2]
     if out is None:
         out = np.empty((h * 3 // 2, w), np.uint8)
-    q = (h // 2) * (w // 2)
-    chroma = out[h:].reshape(-1)
-    _convert(frame, out[:h], chroma[:q].reshape(h // 2, w // 2), chroma[q:].reshape(h // 2, w // 2))
+    _convert(frame, *_i420_planes(out, h, w))
     return out
+
+
+def _i420_planes(buf: np.ndarray, h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Views of Y (h, w), Cb and Cr (h / 2, w / 2) in an (h * 3 / 2, w) I420 buffer."""
+    q = (h // 2) * (w // 2)
+    chroma = buf[h:].reshape(-1)
+    return buf[:h], chroma[:q].reshape(h // 2, w // 2), chroma[q:].reshape(h // 2, w // 2)
 
 
 def rgb_to_yuv_frame(frame: np.ndarray) -> av.VideoFrame:
@@ -99,11 +104,8 @@ def rgb_to_yuv_frame(frame: np.ndarray) -> av.VideoFrame:
     if all(v.flags.c_contiguous for v in views):
         _convert(frame, *views)
     else:
-        planes = rgb_to_i420(frame)
-        q = (h // 2) * (w // 2)
-        np.copyto(views[0], planes[:h])
-        np.copyto(views[1], planes[h:].reshape(-1)[:q].reshape(h // 2, w // 2))
-        np.copyto(views[2], planes[h:].reshape(-1)[q:].reshape(h // 2, w // 2))
+        for view, plane in zip(views, _i420_planes(rgb_to_i420(frame), h, w)):
+            np.copyto(view, plane)
     return out
 
 

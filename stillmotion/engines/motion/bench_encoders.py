@@ -24,7 +24,7 @@ from stillmotion.domain import GenerationSpec
 from stillmotion.engines.base import RenderContext
 from stillmotion.engines.motion.engine import MotionEngine
 from stillmotion.evaluation.scenes import SCENES
-from stillmotion.media.video import rgb_to_i420
+from stillmotion.media.video import rgb_to_yuv_frame
 
 CANDIDATES: list[dict[str, str]] = [
     {"preset": "superfast", "crf": "19", "x264-params": "cabac=0:b-adapt=0:weightp=0"},
@@ -47,7 +47,7 @@ def yuv_frames(scene: str, width: int, height: int, frames: int, folder: Path) -
                           seed=1, resolution="bench")
     out = []
     for rgb in MotionEngine(use_settings=False).frames(spec, RenderContext()):
-        out.append(av.VideoFrame.from_ndarray(rgb_to_i420(rgb), format="yuv420p"))
+        out.append(rgb_to_yuv_frame(rgb))
     return out
 
 
