@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from stillmotion.errors import RateLimited, Unauthorized
 from stillmotion.settings import Settings
-from stillmotion.store import KeyRecord, Store
+from stillmotion.jobs import AccountRepository, KeyRecord
 
 _DERIVE_LABEL = b"stillmotion webhook secret"
 
@@ -74,8 +74,8 @@ class Authenticator:
 
     cache_ttl_s = 5.0
 
-    def __init__(self, store: Store, settings: Settings, server_secret: bytes = b"") -> None:
-        self.store = store
+    def __init__(self, accounts: AccountRepository, settings: Settings, server_secret: bytes = b"") -> None:
+        self.accounts = accounts
         self.settings = settings
         self.server_secret = server_secret
         self.env_owners = {hash_key(k): "env-" + hash_key(k)[:16] for k in settings.env_keys}
@@ -90,7 +90,7 @@ class Authenticator:
 
     def ensure_initial_key(self) -> str | None:
         """Create and return a key when none exist at all, so a fresh install is usable."""
-        if self.env_owners or self.store.count_keys():
+        if self.env_owners or self.accounts.count_keys():
             return None
         key, _secret = self.create_key("initial")
         return key
@@ -105,7 +105,7 @@ class Authenticator:
     ) -> tuple[str, str]:
         """A new key and its webhook secret (both shown once; only the key's hash is kept)."""
         key, secret = new_key(), new_webhook_secret()
-        self.store.add_key(
+        self.accounts.add_key(
             name, hash_key(key), balance=balance, webhook_secret=secret,
             rate_per_min=rate_per_min, max_running=max_running,
         )
@@ -125,7 +125,7 @@ class Authenticator:
         hit = self._cache.get(digest)
         if hit and hit[1] > now:
             return hit[0].id
-        record = self.store.find_key(digest)
+        record = self.accounts.find_key(digest)
         if record is None:
             raise Unauthorized("Authorization: invalid API key")
         with self._lock:
@@ -143,7 +143,7 @@ class Authenticator:
         """The secret that signs this owner's webhooks."""
         if owner in self._env_secrets:
             return self._env_secrets[owner]
-        record = self.store.get_key(owner)
+        record = self.accounts.get_key(owner)
         if record is not None and record.webhook_secret:
             return record.webhook_secret
         # Keys stored before secrets existed: stable, derived from the service's own secret.

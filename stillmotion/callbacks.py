@@ -30,10 +30,10 @@ import orjson
 from stillmotion import observability
 from stillmotion.errors import StillmotionError
 from stillmotion.media.netguard import check_url, is_public_address, resolve_host
-from stillmotion.presenters import callback_body
+from stillmotion.dialects import callback_body
+from stillmotion.jobs import Database, Delivery
 from stillmotion.settings import Settings
 from stillmotion.storage import ArtifactStore
-from stillmotion.store import Delivery, Store
 
 log = logging.getLogger("stillmotion.callbacks")
 USER_AGENT = "stillmotion-webhook"
@@ -73,13 +73,13 @@ class CallbackDispatcher:
     def __init__(
         self,
         settings: Settings,
-        store: Store,
+        db: Database,
         artifacts: ArtifactStore,
         wid: str,
         secret_for: Callable[[str], str] | None = None,
     ) -> None:
         self.settings = settings
-        self.store = store
+        self.db = db
         self.artifacts = artifacts
         self.id = wid
         self.secret_for = secret_for
@@ -88,7 +88,7 @@ class CallbackDispatcher:
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
-                delivery = self.store.claim_delivery(self.id, self.settings.callback_timeout_s + 10)
+                delivery = self.db.outbox.claim(self.id, self.settings.callback_timeout_s + 10)
             except Exception:
                 log.exception("claiming a delivery failed")
                 stop.wait(1.0)
@@ -100,9 +100,9 @@ class CallbackDispatcher:
         self.client.close()
 
     def deliver(self, delivery: Delivery) -> None:
-        job = self.store.get_job(delivery.job_id)
+        job = self.db.jobs.get(delivery.job_id)
         if job is None:
-            self.store.delivery_result(delivery.id, False, None, "job no longer exists", None)
+            self.db.outbox.record(delivery.id, False, None, "job no longer exists", None)
             return
         token = observability.JOB_ID.set(job.id)
         try:
@@ -121,14 +121,14 @@ class CallbackDispatcher:
             status = response.status_code
             if 200 <= status < 300:
                 observability.WEBHOOK_ATTEMPTS.labels(delivery.kind, "delivered").inc()
-                self.store.delivery_result(delivery.id, True, status, None, None)
+                self.db.outbox.record(delivery.id, True, status, None, None)
                 return
             error = f"HTTP {status}"
         except StillmotionError as exc:  # refused address: retrying will not help
             observability.WEBHOOK_ATTEMPTS.labels(delivery.kind, "refused").inc()
             observability.WEBHOOK_FAILURES.labels(delivery.kind).inc()
             log.warning("webhook %s refused: %s", delivery.id, exc.message)
-            self.store.delivery_result(delivery.id, False, None, exc.message, None)
+            self.db.outbox.record(delivery.id, False, None, exc.message, None)
             return
         except (httpx.HTTPError, OSError) as exc:
             error = f"{type(exc).__name__}: {exc}"
@@ -140,7 +140,7 @@ class CallbackDispatcher:
             delay = backoff_s(attempt, self.settings.callback_backoff_s)
             retry_at = datetime.now(UTC) + timedelta(seconds=delay)
         log.warning("webhook %s for job %s failed (%s); retry at %s", delivery.id, delivery.job_id, error, retry_at)
-        self.store.delivery_result(delivery.id, False, status, error, retry_at)
+        self.db.outbox.record(delivery.id, False, status, error, retry_at)
 
     def headers(self, delivery: Delivery, owner: str, body: bytes) -> dict[str, str]:
         msg_id = f"msg_{delivery.job_id}_{delivery.id}"  # the same on every retry

@@ -112,11 +112,12 @@ def cmd_keys(args: argparse.Namespace) -> int:
     from stillmotion.auth import Authenticator
     from stillmotion.catalog import format_amount
     from stillmotion.storage import load_secret
-    from stillmotion.store import Store
+    from stillmotion.store import Database
 
     settings = build_settings(args)
-    store = Store(settings.db_url)
-    store.migrate()
+    db = Database(settings.db_url)
+    db.migrate()
+    store = db.accounts
     auth = Authenticator(store, settings, load_secret(settings))
     limits = {"balance": args.balance, "rate_per_min": args.rpm, "max_running": args.max_running}
     try:
@@ -144,7 +145,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
                 return 2
             print(f"revoked {args.name}")
     finally:
-        store.close()
+        db.close()
     return 0
 
 

@@ -9,7 +9,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,16 +165,17 @@ def render_clip(
     tags: dict[str, str] | None = None,
     settings: Settings | None = None,
     on_progress: Callable[[float], None] = lambda fraction: None,
+    route: Mapping[str, Any] | None = None,
 ) -> RenderOutput:
     """Render `spec` (image paths absolute) to `video` and `cover`; the video appears only when whole."""
     keep_freed_memory()  # once per process: frames stop paying page faults (allocator.py)
     part = video.with_name(video.stem + ".part" + video.suffix)
     # Music is fetched and beat-tracked before the engine runs: a bad URL fails before any frame,
     # and an is_rec render hands the beats to the engine.
-    settings = settings or Settings()  # read the environment once, for the music and the mark
+    settings = settings or Settings.defaults()  # benchmarks and tests: the built-in defaults, no environment
     audio = ClipAudio(spec, settings)
     ctx = RenderContext(metadata=dict(metadata or {}), should_stop=should_stop, on_progress=on_progress,
-                        beats=audio.beats)
+                        beats=audio.beats, route=route)
     mark = _watermark(spec, ctx, settings)  # before the file opens: a bad wm_url leaves nothing behind
     done = 0
     t0 = time.monotonic()

@@ -72,15 +72,15 @@ class Route:
             raise FieldInvalid(f"at most {max_duration(kind):g} s in {mode} mode on this server "
                                f"(model {self.label})", field="duration")
 
-    def job_metadata(self) -> dict[str, Any]:
-        """What the worker's engine needs, stored with the job (never on the wire)."""
+    def config(self) -> dict[str, Any] | None:
+        """What the worker's engine needs, stored with the job apart from its public
+        metadata (`Job.route`, read back by the worker as `RenderContext.route`)."""
         if self.engine == "motion":
-            return {}
+            return None
         data = {k: v for k, v in asdict(self).items() if v not in (None, ())}
-        data.pop("model", None)
-        data.pop("modes", None)
-        data.pop("resolutions", None)
-        return {"route": data}
+        for name in ("model", "modes", "resolutions"):
+            data.pop(name, None)
+        return data
 
 
 DEFAULT = Route()
@@ -143,7 +143,20 @@ def load_routes(path: Path, registry: Mapping[str, Mapping[str, str]] | None = N
 
 
 class Router:
-    """Routes from a file, re-read when its modification time changes."""
+    """Routes from a file, re-read when its modification time changes. One per runtime,
+    built from the settings at start (`Router.from_settings`), which also reads the file once
+    so a bad one stops the start."""
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Router:
+        if settings.routes_file is not None and not Path(settings.routes_file).is_file():
+            raise ValueError(f"routes file {settings.routes_file} does not exist")
+        router = cls(settings.routes_file, settings.models_path if settings.routes_file else None)
+        router.routes()
+        return router
+
+    def for_request(self, entry: Any, valid: Mapping[str, Any], refs: Mapping[str, str] | None = None) -> Route:
+        return route_request(self, entry, valid, refs)
 
     def __init__(self, path: Path | None, models_file: Path | None = None) -> None:
         self.path = path
@@ -176,28 +189,13 @@ def _mtime(path: Path | None) -> float:
         return -1.0
 
 
-_routers: dict[tuple[Path | None, Path | None], Router] = {}
-
-
-def router_for(settings: Any) -> Router:
-    key = (settings.routes_file, settings.models_path if settings.routes_file else None)
-    return _routers.get(key) or _routers.setdefault(key, Router(*key))
-
-
-def check_routes(settings: Any) -> list[Route]:
-    """Read the routes file now (ValueError naming the entry when it is wrong)."""
-    if settings.routes_file is not None and not Path(settings.routes_file).is_file():
-        raise ValueError(f"routes file {settings.routes_file} does not exist")
-    return router_for(settings).routes()
-
-
 def route_request(
-    settings: Any, entry: Any, valid: Mapping[str, Any], refs: Mapping[str, str] | None = None
+    router: Router, entry: Any, valid: Mapping[str, Any], refs: Mapping[str, str] | None = None
 ) -> Route:
     """The route for a validated request, checked against it (FieldInvalid when it cannot serve it).
     `refs`: the request's image references when the caller has them (`entry.image_refs(valid)`)."""
     mode = entry.mode_of(valid)
-    route = router_for(settings).route(entry.id, mode)
+    route = router.route(entry.id, mode)
     if refs is None:
         refs = entry.image_refs(valid)
     route.check(mode=mode, resolution=valid.get("resolution"), duration=valid.get("duration"),

@@ -1,63 +1,71 @@
-"""Builds the service's parts from Settings and runs its background threads.
+"""Builds the service's parts from Settings, once, and runs its background threads.
 
 Shared by `stillmotion serve` (API + in-process workers) and `stillmotion worker` (workers
-only), so both processes see the same database, data dir and signing secret.
+only), so both processes see the same database, data dir and signing secret. Everything that
+reads configuration (the routes file, prices, the off-peak window) is read here, at start, so a
+bad file stops the start instead of failing requests later.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from stillmotion.auth import Authenticator
 from stillmotion.callbacks import CallbackDispatcher
-from stillmotion.housekeeping import Housekeeper
-from stillmotion.offpeak import parse_window
 from stillmotion.catalog import load_price_overrides
-from stillmotion.routing import check_routes
+from stillmotion.housekeeping import Housekeeper
+from stillmotion.jobs import ClaimRules, Database
+from stillmotion.routing import Router
 from stillmotion.service import JobService
 from stillmotion.settings import Settings
 from stillmotion.storage import ArtifactStore, load_secret
-from stillmotion.store import Store
-from stillmotion.worker import Worker, worker_id
+from stillmotion.worker import Worker, policy_from, worker_id
 
 log = logging.getLogger("stillmotion")
 
 
+def open_database(settings: Settings) -> Database:
+    from stillmotion.store import Database as SqlDatabase
+
+    db = SqlDatabase(settings.db_url)
+    db.migrate()
+    return db
+
+
 class Runtime:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, db: Database | None = None) -> None:
+        """`db`: a ready database (tests pass `MemoryDatabase`); default: the settings' SQL one."""
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         if settings.price_file:
             load_price_overrides(settings.price_file)
-        check_routes(settings)  # a bad routes file stops the start, not every submit
-        self.store = Store(settings.db_url)
-        self.store.migrate()
-        self.artifacts = ArtifactStore(
-            settings.data_dir, load_secret(settings), settings.base_url, settings.url_ttl_s
-        )
-        if settings.off_peak_window:
-            parse_window(settings.off_peak_window)  # a bad window stops the start
-        self.auth = Authenticator(self.store, settings, load_secret(settings))
-        self.service = JobService(settings, self.store, self.artifacts)
+        self.router = Router.from_settings(settings)  # a bad routes file stops the start
+        ClaimRules(settings.off_peak_window)  # a bad window stops the start
+        self.db = db or open_database(settings)
+        secret = load_secret(settings)
+        self.artifacts = ArtifactStore(settings.data_dir, secret, settings.base_url, settings.url_ttl_s)
+        self.auth = Authenticator(self.db.accounts, settings, secret)
+        self.service = JobService(settings, self.db, self.artifacts, self.router)
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []
         self.workers: list[tuple[Worker, threading.Thread]] = []
 
     def start_background(self, workers: int, *, dispatcher: bool = True) -> None:
-        """Start `workers` worker threads and (optionally) one callback dispatcher thread."""
+        """Start `workers` worker threads, and (optionally) the callback sender and housekeeping."""
         for _ in range(workers):
-            worker = Worker(self.settings, self.store, self.artifacts, engines=self.settings.engine_names)
+            worker = Worker(self.settings, self.db, self.artifacts, engines=self.settings.engine_names)
             self.workers.append((worker, self._spawn(worker.run, f"worker:{worker.id}")))
         if dispatcher:
             callbacks = CallbackDispatcher(
-                self.settings, self.store, self.artifacts, worker_id("cb"), self.auth.webhook_secret
+                self.settings, self.db, self.artifacts, worker_id("cb"), self.auth.webhook_secret
             )
             self._spawn(callbacks.run, "callbacks")
-            keeper = Housekeeper(self.settings, self.store, self.artifacts, self.service.forget)
+            keeper = Housekeeper(self.settings, self.db, self.artifacts, policy_from(self.settings))
             self._spawn(keeper.run, "housekeeping")
 
-    def _spawn(self, target, name: str) -> threading.Thread:
+    def _spawn(self, target: Callable[[threading.Event], None], name: str) -> threading.Thread:
         thread = threading.Thread(target=target, args=(self.stop,), name=name, daemon=True)
         thread.start()
         self.threads.append(thread)
@@ -70,7 +78,7 @@ class Runtime:
         for thread in self.threads:
             thread.join(limit)
         self.release_stuck()
-        self.store.close()
+        self.db.close()
 
     def release_stuck(self) -> None:
         """Give back jobs whose render did not stop in time, so the process can exit losing nothing.
@@ -80,5 +88,5 @@ class Runtime:
         """
         for worker, thread in self.workers:
             job = worker.current
-            if thread.is_alive() and job is not None and self.store.release(job.id, worker.id):
+            if thread.is_alive() and job is not None and self.db.jobs.release(job.id, worker.id):
                 log.warning("job %s did not stop within the grace period; released to the queue", job.id)

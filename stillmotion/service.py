@@ -1,14 +1,18 @@
-"""JobService: the one door through which the API dialects and the CLI create and read jobs."""
+"""JobService: the one door through which the dialects and the CLI create and read jobs.
+
+It speaks no wire format: a dialect hands it a `CreateRequest` and presents the `Job` it gets
+back. Database calls run in worker threads (`anyio.to_thread`), never on the event loop.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import hashlib
 import math
+import secrets
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -17,29 +21,43 @@ import httpx
 import orjson
 
 from stillmotion.catalog import MODELS, get_model
-from stillmotion.domain import Job, JobStatus, StoredImage
+from stillmotion.domain import StoredImage
 from stillmotion.errors import Conflict, FieldInvalid, NotFound
+from stillmotion.jobs import WEBHOOK_EVENTS, Database, Delivery, Job, JobFilter, JobStatus, LedgerLine, NewJob
 from stillmotion.media.inputs import fetch_image_data, validate_image_bytes
 from stillmotion.media.netguard import check_url
 from stillmotion.observability import JOBS_SUBMITTED
-from stillmotion.queue_rank import QueueRanker
-from stillmotion.randomness import randbelow, uuid4
-from stillmotion.routing import route_request
+from stillmotion.routing import Router
 from stillmotion.settings import Settings
 from stillmotion.storage import ArtifactStore
-from stillmotion.store import Delivery, LedgerLine, NewJob, Store, final_deliveries
-from stillmotion.store.listing import JobFilter
 
 MAX_SEED = 2_147_483_647
-FINAL_CACHE_SIZE = 10_000
-KEPT_INPUTS_SIZE = 100_000
 MAX_IDEMPOTENCY_KEY = 255
-WEBHOOK_EVENTS = ("start", "progress", "completed")
-_STATS_TTL_S = 5.0
+_STATS_TTL_S = 5.0  # the mean run time behind queued ETAs: an estimate, read at most this often
 
 
 def random_seed() -> int:
-    return randbelow(MAX_SEED) + 1
+    return secrets.randbelow(MAX_SEED) + 1
+
+
+@dataclass(frozen=True)
+class CreateRequest:
+    """A create request as a dialect parsed it, in no wire format.
+
+    `args_field` and `callback_field` name the fields in the dialect's own words for errors;
+    `any_model`: the endpoint takes every catalog model (else only the `dialect`'s own);
+    `default_events`: without a filter, every webhook event is sent (else the final one)."""
+
+    model: Any
+    args: Any
+    args_field: str
+    dialect: str
+    callback_url: Any = None
+    callback_field: str = "callback_url"
+    idempotency_key: Any = None
+    webhook_events: Any = None
+    any_model: bool = False
+    default_events: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,9 +87,9 @@ def check_events(events: Any) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(events))
 
 
-def request_hash(dialect: str, model_id: Any, args: Any, callback_url: Any, events: Any) -> str:
+def request_hash(req: CreateRequest) -> str:
     """What makes two requests "the same" for Idempotency-Key: endpoint, model, args, hooks."""
-    body = {"d": dialect, "m": model_id, "a": args, "c": callback_url, "e": events}
+    body = {"d": req.dialect, "m": req.model, "a": req.args, "c": req.callback_url, "e": req.webhook_events}
     try:
         raw = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
     except TypeError:  # a value orjson cannot encode would be refused by validation anyway
@@ -79,18 +97,24 @@ def request_hash(dialect: str, model_id: Any, args: Any, callback_url: Any, even
     return hashlib.sha256(raw).hexdigest()
 
 
+def check_job_id(job_id: Any, field: str) -> str:
+    """Ids are printable ASCII of a sane length; anything else cannot name a job."""
+    if not isinstance(job_id, str) or not job_id:
+        raise FieldInvalid("required", field=field)
+    if len(job_id) > 64 or not job_id.isascii() or not job_id.isprintable():
+        raise NotFound(f"no job {job_id[:64]!r}", field=field)
+    return job_id
+
+
 class JobService:
-    def __init__(self, settings: Settings, store: Store, artifacts: ArtifactStore) -> None:
+    def __init__(self, settings: Settings, db: Database, artifacts: ArtifactStore, router: Router) -> None:
         self.settings = settings
-        self.store = store
+        self.db = db
         self.artifacts = artifacts
+        self.router = router
         self._http: httpx.AsyncClient | None = None
-        # Jobs in a final state never change again, so polls after the end skip the database.
-        self._final: dict[str, Job] = {}
-        self._run_stats: tuple[float, float, int] = (0.0, 0.0, 1)  # (read at, mean run s, parallel)
-        self.ranker = QueueRanker(store)
-        self._kept_inputs: set[str] = set()
-        self._inputs_pool = ThreadPoolExecutor(thread_name_prefix="inputs")  # image checks off the event loop
+        self._stats_lock = threading.Lock()
+        self._run_stats: tuple[float, float, int] = (-math.inf, 0.0, 1)  # (read at, mean run s, parallel)
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -101,82 +125,59 @@ class JobService:
     async def aclose(self) -> None:
         if self._http is not None:
             await self._http.aclose()
-        self._inputs_pool.shutdown(wait=False)
 
-    async def submit(
-        self,
-        owner: str,
-        model_id: Any,
-        args: Any,
-        *,
-        dialect: str,
-        callback_url: Any = None,
-        callback_field: str = "callback_url",
-        idempotency_key: Any = None,
-        webhook_events: Any = None,
-    ) -> Submission:
+    async def submit(self, owner: str, req: CreateRequest) -> Submission:
         """Validate, fetch inputs, price and store a job with its charge; refusals store nothing.
 
         Checks run cheapest first (fields, then the callback address, then downloads) so a
         bad request costs little; images are kept only once everything about them is valid.
         A repeated Idempotency-Key returns the earlier job before any of that work.
-        `dialect` "v1" (the native API) takes every model; the others only their own.
         """
-        key = check_idempotency_key(idempotency_key)
-        events = check_events(webhook_events)
-        fingerprint = request_hash(dialect, model_id, args, callback_url, webhook_events) if key else None
+        key = check_idempotency_key(req.idempotency_key)
+        events = check_events(req.webhook_events)
+        fingerprint = request_hash(req) if key else None
         if key:
-            earlier = self.store.find_idempotent(owner, key, fingerprint or "")
+            earlier = await anyio.to_thread.run_sync(self.db.jobs.find_idempotent, owner, key, fingerprint or "")
             if earlier is not None:
                 return Submission(earlier, True)
-        if not isinstance(model_id, str) or not model_id:
+        if not isinstance(req.model, str) or not req.model:
             raise FieldInvalid("required string", field="model")
-        entry = get_model(model_id)
-        if dialect != "v1" and entry.dialect != dialect:
-            raise FieldInvalid(f"model {model_id!r} is not served by this endpoint", field="model")
-        args_field = "input" if dialect == "v1" else "args" if dialect == "job" else "body"
-        if not isinstance(args, dict):
-            raise FieldInvalid("must be a JSON object", field=args_field)
-        request = entry.prepare(args)  # validated once; refs, mode, price and seed with it
+        entry = get_model(req.model)
+        if not req.any_model and entry.dialect != req.dialect:
+            raise FieldInvalid(f"model {req.model!r} is not served by this endpoint", field="model")
+        if not isinstance(req.args, dict):
+            raise FieldInvalid("must be a JSON object", field=req.args_field)
+        request = entry.prepare(req.args)  # validated once; refs, mode, price and seed with it
         valid = request.args
-        # refuses what the routed model cannot make
-        route = route_request(self.settings, entry, valid, refs=request.image_refs)
-        if callback_url is not None:
-            if not isinstance(callback_url, str) or not callback_url:
-                raise FieldInvalid("must be a URL string", field=callback_field)
-            if not self.settings.allow_private_urls:  # DNS: off the event loop
-                await anyio.to_thread.run_sync(
-                    lambda: check_url(callback_url, field=callback_field, settings=self.settings)
-                )
-            else:
-                check_url(callback_url, field=callback_field, settings=self.settings)
+        route = self.router.for_request(entry, valid, refs=request.image_refs)  # refuses what it cannot make
+        if req.callback_url is not None:
+            url, field = req.callback_url, req.callback_field
+            if not isinstance(url, str) or not url:
+                raise FieldInvalid("must be a URL string", field=field)
+            await anyio.to_thread.run_sync(lambda: check_url(url, field=field, settings=self.settings))  # DNS
         stored = await self._store_images(request.image_refs)
         seed = request.requested_seed or random_seed()
-        spec = entry.spec_for(request, stored, seed)
-        ignored = request.ignored
         new = NewJob(
-            id=str(uuid4()),
+            id=str(uuid.uuid4()),
             owner=owner,
             model=entry.id,
-            dialect=dialect,
+            dialect=req.dialect,
             engine=route.engine,
             amount=request.price,
             args=_public_args(valid),
-            spec=spec.to_dict(),
+            spec=entry.spec_for(request, stored, seed).to_dict(),
             seed=seed,
-            callback_url=callback_url,
+            callback_url=req.callback_url,
             off_peak=bool(valid.get("off_peak", False)),
-            metadata={**({"ignored_fields": ignored} if ignored else {}), **route.job_metadata()},
+            metadata={"ignored_fields": request.ignored} if request.ignored else {},
             idempotency_key=key,
             request_hash=fingerprint,
-            webhook_events=(events if events is not None else WEBHOOK_EVENTS) if dialect == "v1" else None,
+            webhook_events=(events if events is not None else WEBHOOK_EVENTS) if req.default_events else events,
+            route=route.config(),
         )
-        if self.store.backend == "sqlite":  # one writer anyway: group commit (store.writer)
-            job = await self.store.job_writer().submit_async(new)
-        else:  # PostgreSQL writes run side by side
-            job = await anyio.to_thread.run_sync(self.store.create_job, new)
+        job = await anyio.to_thread.run_sync(self.db.jobs.create, new)
         if job.id == new.id:
-            JOBS_SUBMITTED.labels(entry.id, dialect).inc()
+            JOBS_SUBMITTED.labels(entry.id, req.dialect).inc()
         return Submission(job, job.id != new.id)
 
     async def _store_images(self, refs: dict[str, str]) -> dict[str, StoredImage]:
@@ -186,11 +187,7 @@ class JobService:
         }
         if not fetched:
             return {}
-        # One hop off the event loop for all of it: Pillow releases the GIL while decoding.
-        # A plain executor: half the CPU of anyio's thread hop (its limiter and cancel scope).
-        loop = asyncio.get_running_loop()
-        context = contextvars.copy_context()  # log lines keep the request id
-        return await loop.run_in_executor(self._inputs_pool, context.run, self._validate_and_keep, fetched)
+        return await anyio.to_thread.run_sync(self._validate_and_keep, fetched)  # Pillow releases the GIL
 
     def _validate_and_keep(self, fetched: dict[str, bytes]) -> dict[str, StoredImage]:
         images = {
@@ -199,28 +196,11 @@ class JobService:
         }
         stored: dict[str, StoredImage] = {}
         for field, image in images.items():  # kept only once every input is valid
-            # Content-addressed (storage.local) and never deleted: a resubmitted image is
-            # kept already, and this process remembers which it has seen kept.
-            key = f"inputs/{image.sha256}.{image.ext}"
-            if key not in self._kept_inputs:
-                key = self.artifacts.put_input(image.data, image.sha256, image.ext)
-                if len(self._kept_inputs) >= KEPT_INPUTS_SIZE:
-                    self._kept_inputs.clear()
-                self._kept_inputs.add(key)
+            key = self.artifacts.put_input(image.data, image.sha256, image.ext)  # content-addressed
             stored[field] = StoredImage(key, image.width, image.height)
         return stored
 
-    def deliveries(self, owner: str, job_id: Any) -> list[Delivery]:
-        """The callback deliveries of one of this owner's jobs, with their attempt history."""
-        return self.store.deliveries(self.get(owner, job_id).id)
-
-    def usage(self, owner: str, limit: int) -> tuple[list[LedgerLine], Decimal, Decimal | None]:
-        """The owner's latest ledger lines, net amount spent, and balance (None: unlimited)."""
-        return self.store.ledger(owner, limit=limit), self.store.ledger_total(owner), self.store.balance(owner)
-
-    def queue_stats(self) -> dict[str, int]:
-        """Queue counts for metrics; raises when the database is unreachable (health checks)."""
-        return self.store.queue_stats()
+    # -- reads (blocking: call from a worker thread) -------------------------------------------
 
     def get(self, owner: str, job_id: Any, *, field: str = "id") -> Job:
         """A job of this owner; another owner's job is indistinguishable from a missing one.
@@ -229,49 +209,17 @@ class JobService:
 
     def locate(self, owner: str, job_id: Any, *, field: str = "id") -> tuple[Job, int | None]:
         """As `get`, with the job's place in the queue (jobs ahead of it; None unless queued)."""
-        if not isinstance(job_id, str) or not job_id:
-            raise FieldInvalid("required", field=field)
-        job = self._final.get(job_id)
-        position = None
-        if job is None:
-            # One read for the job and, while the queue is short, its exact position.
-            job, position = self.store.get_job_placed(job_id, exact_position=not self.ranker.is_deep(job_id))
+        job = self.db.jobs.get(check_job_id(job_id, field))
         if job is None or job.owner != owner:
             raise NotFound(f"no job {job_id!r}", field=field)
-        self._remember_final(job)
-        if job.status != JobStatus.QUEUED:
-            return job, None
-        if position is None:
-            position = self.ranker.position(job)
-        elif position >= self.ranker.deep:
-            self.ranker.deepened(job.engine)
-        return job.with_eta(self.queued_eta(job, position)), position
+        return self.placed(job)
 
     def placed(self, job: Job) -> tuple[Job, int | None]:
         """The job with its queue position and estimated `eta` filled in while it is queued."""
         if job.status != JobStatus.QUEUED:
             return job, None
-        position = self.ranker.position(job)
-        return job.with_eta(self.queued_eta(job, position)), position
-
-    def _fetch(self, owner: str, job_id: Any, field: str) -> Job:
-        if not isinstance(job_id, str) or not job_id:
-            raise FieldInvalid("required", field=field)
-        job = self._final.get(job_id) or self.store.get_job(job_id)
-        if job is None or job.owner != owner:
-            raise NotFound(f"no job {job_id!r}", field=field)
-        self._remember_final(job)
-        return job
-
-    def _remember_final(self, job: Job) -> None:
-        if job.status.final and job.id not in self._final:
-            if len(self._final) >= FINAL_CACHE_SIZE:
-                self._final.pop(next(iter(self._final)))  # oldest first: dicts keep insertion order
-            self._final[job.id] = job
-
-    def forget(self, job_id: str) -> None:
-        """Drop a cached final job (its record changed: result files deleted)."""
-        self._final.pop(job_id, None)
+        position = self.db.jobs.position(job)
+        return replace(job, eta=self.queued_eta(job, position)), position
 
     def queued_eta(self, job: Job, position: int | None) -> int | None:
         """Seconds until a queued job is likely done: the jobs ahead shared over the running
@@ -284,27 +232,46 @@ class JobService:
         return max(1, math.ceil((position / parallel + 1) * mean_s))
 
     def _stats(self) -> tuple[float, int]:
-        read_at, mean_s, parallel = self._run_stats
-        if time.monotonic() - read_at > _STATS_TTL_S:
-            runs = self.store.recent_run_seconds()
-            mean_s = sum(runs) / len(runs) if runs else 0.0
-            parallel = max(1, self.store.queue_stats()["processing"])
-            self._run_stats = (time.monotonic(), mean_s, parallel)
-        return mean_s, parallel
+        with self._stats_lock:
+            read_at, mean_s, parallel = self._run_stats
+            if time.monotonic() - read_at > _STATS_TTL_S:
+                runs = self.db.jobs.recent_run_seconds()
+                mean_s = sum(runs) / len(runs) if runs else 0.0
+                parallel = max(1, self.db.jobs.stats()["processing"])
+                self._run_stats = (time.monotonic(), mean_s, parallel)
+            return mean_s, parallel
+
+    def watch(self, owner: str, job_ids: list[str]) -> dict[str, tuple[Job, int | None]]:
+        """Many of this owner's jobs in one read, placed (the live event streams' shared poll)."""
+        found = self.db.jobs.watch(job_ids)
+        return {i: self.placed(job) for i, job in found.items() if job.owner == owner}
 
     def cancel(self, owner: str, job_id: Any) -> Job:
         """Cancel and refund; a queued job at once, a running one as its worker notices (its
         next frame or step). Conflict when the job has already ended."""
         job = self.get(owner, job_id)
-        canceled = self.store.cancel(job.id, final_deliveries(job))
+        canceled = self.db.jobs.cancel(job.id)
         if canceled is None:
-            current = self.store.get_job(job.id)
-            state = current.status.name.lower() if current else "gone"
+            current = self.db.jobs.get(job.id)
+            state = current.status.value if current else "gone"
             raise Conflict(f"job {job.id!r} has already ended ({state}); nothing to cancel", field="id")
         return canceled
 
     def list(self, owner: str, filters: JobFilter, limit: int) -> list[Job]:
-        return self.store.list_jobs(owner, limit=limit, filters=filters)
+        return self.db.jobs.list(owner, filters, limit)
+
+    def deliveries(self, owner: str, job_id: Any) -> list[Delivery]:
+        """The callback deliveries of one of this owner's jobs, with their attempt history."""
+        return self.db.outbox.for_job(self.get(owner, job_id).id)
+
+    def usage(self, owner: str, limit: int) -> tuple[list[LedgerLine], Decimal, Decimal | None]:
+        """The owner's latest ledger lines, net amount spent, and balance (None: unlimited)."""
+        accounts = self.db.accounts
+        return accounts.ledger(owner, limit=limit), accounts.ledger_total(owner), accounts.balance(owner)
+
+    def queue_stats(self) -> dict[str, int]:
+        """Queue counts for metrics; raises when the database is unreachable (health checks)."""
+        return self.db.jobs.stats()
 
     def quote(self, model_id: Any, args: Any) -> tuple[Any, Decimal, dict[str, Any]]:
         """The price of an input without creating a job: (entry, amount, normalised input)."""

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     lease_s: float = 30.0
     heartbeat_s: float = 5.0
     max_attempts: int = 3
+    retry_backoff_s: float = 2.0  # first retry of a crashed run waits this long; doubles per attempt
     poll_interval_s: float = 0.25
     reap_interval_s: float = 5.0
     shutdown_grace_s: float = 20.0
@@ -81,6 +82,12 @@ class Settings(BaseSettings):
     gpu_offload: str = "none"  # none | model | sequential: CPU offload for small GPUs
     gpu_vae_tiling: bool = False  # decode in tiles: less memory at 720p and above
     log_level: str = "info"
+
+    @classmethod
+    def defaults(cls) -> Settings:
+        """The built-in defaults without reading the environment (tools and tests that run an
+        engine outside a service)."""
+        return cls.model_construct()
 
     @property
     def db_url(self) -> str:

@@ -1,9 +1,11 @@
-"""Workers: claim a job, render it, store the result, queue its callback.
+"""Workers: claim a job, render it, store the result (the repository queues its callbacks).
 
 A run holds a lease that a heartbeat thread extends (carrying progress and ETA). If the
 lease is lost (reaped after a stall, or taken back) the run stops without writing; a crash
-leaves the lease to expire and the reaper puts the job back, so nothing is lost. On a stop
-request the running job gets `shutdown_grace_s` to finish, then is released to the queue.
+leaves the lease to expire and the reaper puts the job back, so nothing is lost. A failed
+run goes where the `RetryPolicy` says: back to the queue after a backoff (an engine crash), or
+failed and refunded (a bad input). On a stop request the running job gets `shutdown_grace_s`
+to finish, then is released to the queue. No exception ends the claim loop.
 """
 
 from __future__ import annotations
@@ -14,19 +16,21 @@ import shutil
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from itertools import count
 from typing import Any
 
 from stillmotion import observability
-from stillmotion.domain import GenerationSpec, Job, JobStatus
+from stillmotion.domain import GenerationSpec
 from stillmotion.engines import Engine, get_engine
 from stillmotion.errors import Canceled, StillmotionError
-from stillmotion.offpeak import off_peak_open
+from stillmotion.jobs import ClaimRules, Database, FailureCode, Job, JobStatus, RetryPolicy
 from stillmotion.render import render_clip
 from stillmotion.settings import Settings
 from stillmotion.storage import ArtifactStore
-from stillmotion.store import Store, final_deliveries
+
+FINAL_WRITE_TRIES = 5  # a final write that meets a locked or lost database is tried again
 
 log = logging.getLogger("stillmotion.worker")
 _ids = count(1)
@@ -82,58 +86,51 @@ class Run:
         return self.lost or self.canceled or self.released
 
 
+def policy_from(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(max_attempts=settings.max_attempts, backoff_s=settings.retry_backoff_s)
+
+
 class Worker:
     def __init__(
         self,
         settings: Settings,
-        store: Store,
+        db: Database,
         artifacts: ArtifactStore,
         *,
         engines: tuple[str, ...] = ("motion",),
         wid: str | None = None,
+        engine_factory: Callable[[str], Engine] | None = None,
     ) -> None:
         self.settings = settings
-        self.store = store
+        self.db = db
         self.artifacts = artifacts
         self.engine_names = engines
         self.id = wid or worker_id()
+        self.policy = policy_from(settings)
+        self.rules = ClaimRules(settings.off_peak_window, settings.max_running_per_key)
+        self._make_engine = engine_factory or (lambda name: get_engine(name, settings))
         self._engines: dict[str, Engine] = {}
-        self._last_reap = 0.0
         self.current: Job | None = None  # the job being rendered, for a shutdown that cannot wait
 
     def engine(self, name: str) -> Engine:
         if name not in self._engines:
-            self._engines[name] = get_engine(name, self.settings)
+            self._engines[name] = self._make_engine(name)
         return self._engines[name]
 
     def run(self, stop: threading.Event) -> None:
-        """Claim and process jobs until `stop` is set."""
+        """Claim and process jobs until `stop` is set; nothing raised in between ends the loop."""
         log.info("worker %s started", self.id)
         while not stop.is_set():
             try:
-                self.maybe_reap()
-                job = self.store.claim(
-                    self.id, self.settings.lease_s, self.engine_names,
-                    off_peak=off_peak_open(self.settings.off_peak_window),
-                    default_cap=self.settings.max_running_per_key,
-                )
-            except Exception:  # a database hiccup must not kill the worker
-                log.exception("claim failed")
+                job = self.db.jobs.claim(self.id, self.settings.lease_s, self.engine_names, self.rules)
+                if job is None:
+                    stop.wait(self.settings.poll_interval_s)
+                    continue
+                self.process(job, stop)
+            except Exception:  # a database or storage hiccup must not kill the worker
+                log.exception("worker %s: claim or final write failed; the lease will return the job", self.id)
                 stop.wait(1.0)
-                continue
-            if job is None:
-                stop.wait(self.settings.poll_interval_s)
-                continue
-            self.process(job, stop)
         log.info("worker %s stopped", self.id)
-
-    def maybe_reap(self) -> None:
-        now = time.monotonic()
-        if now - self._last_reap >= self.settings.reap_interval_s:
-            self._last_reap = now
-            result = self.store.reap(self.settings.max_attempts, deliveries=final_deliveries)
-            if result.requeued or result.failed:
-                log.warning("reaped: requeued %s failed %s", result.requeued, result.failed)
 
     def process(self, job: Job, stop: threading.Event) -> None:
         self.current = job
@@ -146,35 +143,32 @@ class Worker:
         run = Run(job, stop, self.settings.shutdown_grace_s)
         beat = threading.Thread(target=self._heartbeat, args=(run,), daemon=True)
         beat.start()
-        deliveries = final_deliveries(job)
         token = observability.JOB_ID.set(job.id)
         state = "failed"
         log.info("job %s attempt %d started", job.id, job.attempts)
         try:
-            result, metadata = self.render(job, run)
-            run.finished.set()
+            try:
+                result, metadata = self.render(job, run)
+            finally:
+                run.finished.set()
             state = "succeeded"
-            if not self.store.finish(job.id, self.id, result, metadata, deliveries):
+            if not self._final_write(lambda: self.db.jobs.finish(job.id, self.id, result, metadata)):
                 log.warning("job %s finished but its lease was lost; result dropped", job.id)
-                if self.store.job_status(job.id) == JobStatus.CANCELED:  # canceled at the last frame
+                if self.db.jobs.status(job.id) == JobStatus.CANCELED:  # canceled at the last frame
                     shutil.rmtree(self.artifacts.path(f"outputs/{job.id}"), ignore_errors=True)
         except Canceled:
-            run.finished.set()
             state = "canceled" if run.canceled else "released"
             if run.canceled:  # canceled and refunded by the user's request: leave no files
                 shutil.rmtree(self.artifacts.path(f"outputs/{job.id}"), ignore_errors=True)
                 log.info("job %s canceled while running; stopped", job.id)
             elif not run.lost:
-                self.store.release(job.id, self.id)
+                self._final_write(lambda: self.db.jobs.release(job.id, self.id))
                 log.info("job %s released to the queue", job.id)
         except StillmotionError as exc:
-            run.finished.set()
-            self.store.fail(job.id, self.id, exc.reason, exc.message, deliveries)
-            log.warning("job %s failed: %s", job.id, exc.message)
-        except Exception as exc:  # an engine bug fails the job visibly instead of looping
-            run.finished.set()
+            self._failed(job, FailureCode.of(exc.reason), exc.message)
+        except Exception as exc:  # an engine bug: retried by policy, then failed visibly
             log.exception("job %s crashed", job.id)
-            self.store.fail(job.id, self.id, "GenerationFailure", f"{type(exc).__name__}: {exc}", deliveries)
+            self._failed(job, FailureCode.ENGINE_CRASHED, f"{type(exc).__name__}: {exc}")
         finally:
             run.finished.set()
             beat.join(timeout=5)
@@ -183,19 +177,42 @@ class Worker:
             observability.observe_run(job.engine, state, elapsed, fps)
             observability.JOB_ID.reset(token)
 
+    def _failed(self, job: Job, code: FailureCode, message: str) -> None:
+        decision = self.policy.decide(code, job.attempts, message)
+        if decision.retry:
+            note = f"attempt {job.attempts}: {code}: {message}"
+            self._final_write(lambda: self.db.jobs.retry(job.id, self.id, decision.delay_s, note))
+            log.warning("job %s failed (%s); retried in %.1f s", job.id, message, decision.delay_s)
+        else:
+            self._final_write(lambda: self.db.jobs.fail(job.id, self.id, decision.code, decision.message))
+            log.warning("job %s failed: %s", job.id, decision.message)
+
+    def _final_write(self, write: Callable[[], bool]) -> bool:
+        """A job's last write, tried again on a transient database error (a lock, a dropped
+        connection) before it is given up; then the lease returns the job."""
+        for attempt in range(FINAL_WRITE_TRIES):
+            try:
+                return write()
+            except Exception:
+                if attempt == FINAL_WRITE_TRIES - 1:
+                    raise
+                log.warning("final write failed; trying again", exc_info=True)
+                time.sleep(0.2 * 2**attempt)
+        return False
+
     def _heartbeat(self, run: Run) -> None:
         """Extend the lease every heartbeat_s; between beats, watch for a user cancel."""
         tick = min(self.settings.heartbeat_s, self.settings.cancel_poll_s)
         last_beat = time.monotonic()
         while not run.finished.wait(tick):
             try:
-                if self.store.job_status(run.job.id) == JobStatus.CANCELED:
+                if self.db.jobs.status(run.job.id) == JobStatus.CANCELED:
                     run.canceled = True  # the engine stops at its next frame or step
                     return
                 if time.monotonic() - last_beat < self.settings.heartbeat_s:
                     continue
                 last_beat = time.monotonic()
-                ok = self.store.heartbeat(run.job.id, self.id, self.settings.lease_s, run.progress, run.eta)
+                ok = self.db.jobs.heartbeat(run.job.id, self.id, self.settings.lease_s, run.progress, run.eta)
             except Exception:
                 log.exception("heartbeat failed")
                 continue
@@ -230,6 +247,7 @@ class Worker:
             metadata=job.metadata,
             tags={"title": f"stillmotion {job.id}"},
             settings=self.settings,
+            route=job.route,
         )
         result = {
             "video": f"outputs/{job.id}/video.mp4",

@@ -1,4 +1,4 @@
-"""The ASGI application: the dialect routers mounted on one FastAPI app around one Runtime."""
+"""The ASGI application: one Mount per dialect (each with its own error handler) around one Runtime."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from stillmotion import __version__
-from stillmotion.api import async_dialect, files, job_dialect, ops, v1, voices
+from stillmotion.api import async_dialect, files, job_dialect, ops, v1
 from stillmotion.api.middleware import RequestContext
 from stillmotion.api.openapi import openapi_document
+from stillmotion.api.v1_events import JobWatch
 from stillmotion.runtime import Runtime
 
 
@@ -27,8 +28,8 @@ def create_app(runtime: Runtime, *, workers: int = 0) -> FastAPI:
 
     app = FastAPI(title="stillmotion", version=__version__, lifespan=lifespan)
     app.state.runtime = runtime
-    for module in (job_dialect, async_dialect, files, v1, ops, voices):
-        app.router.routes.extend(module.routes)
+    app.state.job_watch = JobWatch(runtime.service)
+    app.router.routes.extend([job_dialect.mount, async_dialect.mount, v1.mount, *files.routes, *ops.routes])
     document = openapi_document()
     app.openapi = lambda: document  # type: ignore[method-assign]
     app.add_middleware(RequestContext)

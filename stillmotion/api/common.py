@@ -1,15 +1,23 @@
-"""Helpers every dialect shares: JSON responses, body parsing, auth, error shaping."""
+"""What every dialect's handlers share: JSON responses, body reading, auth, and the one error
+handler per dialect (`DialectErrors`, a middleware on the dialect's Mount).
+
+Handlers that touch the database are plain `def` functions, which Starlette runs in its
+threadpool; `async def` handlers hand every blocking call to `anyio.to_thread`.
+"""
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import anyio
 import orjson
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stillmotion.errors import FieldInvalid, PayloadTooLarge, RateLimited, StillmotionError
 from stillmotion.runtime import Runtime
@@ -30,21 +38,32 @@ def runtime(request: Request) -> Runtime:
 
 
 def owner(request: Request) -> str:
-    """The key's owner id, once the key is valid and within its requests per minute."""
+    """The key's owner id, once the key is valid and within its requests per minute (blocking:
+    a key not seen lately is read from the database)."""
     auth = runtime(request).auth
     who = auth.owner(request.headers.get("authorization"))
     auth.check_rate(who)
     return who
 
 
+async def owner_async(request: Request) -> str:
+    return await anyio.to_thread.run_sync(owner, request)
+
+
 async def json_body(request: Request) -> Any:
-    """The request's JSON body, with size and syntax errors named as `body` errors."""
+    """The request's JSON body, counted while it streams in (a chunked body stops at the limit),
+    with size and syntax errors named as `body` errors."""
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"larger than {MAX_BODY_BYTES} bytes", field="body")
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"larger than {MAX_BODY_BYTES} bytes", field="body")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"larger than {MAX_BODY_BYTES} bytes", field="body")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     if not raw:
         raise FieldInvalid("empty; send a JSON object", field="body")
     try:
@@ -53,22 +72,37 @@ async def json_body(request: Request) -> Any:
         raise FieldInvalid(f"invalid JSON ({exc})", field="body") from None
 
 
-def with_errors(shape: ErrorShaper) -> Callable:
-    """Turn StillmotionErrors (and surprises) raised by a handler into the dialect's error body."""
+class DialectErrors:
+    """Errors raised by a dialect's handlers, in that dialect's error body: a StillmotionError
+    with its status, anything else as a 500 that says nothing was stored."""
 
-    def decorate(handler: Callable[..., Awaitable[Response]]) -> Callable[..., Awaitable[Response]]:
-        @functools.wraps(handler)
-        async def wrapped(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except StillmotionError as exc:
-                headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
-                return json_response(shape(exc), exc.status, headers)
-            except Exception:
-                log.exception("unhandled error in %s", request.url.path)
-                exc = StillmotionError("internal error; the request was not stored")
-                return json_response(shape(exc), 500)
+    def __init__(self, app: ASGIApp, shape: ErrorShaper) -> None:
+        self.app = app
+        self.shape = shape
 
-        return wrapped
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
 
-    return decorate
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except StillmotionError as exc:
+            if started:
+                raise
+            headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+            await json_response(self.shape(exc), exc.status, headers)(scope, receive, send)
+        except Exception:
+            if started:
+                raise
+            log.exception("unhandled error in %s", scope.get("path"))
+            error = StillmotionError("internal error; the request was not stored")
+            await json_response(self.shape(error), 500)(scope, receive, send)
+
+
+def dialect_mount(prefix: str, routes: Sequence[BaseRoute], shape: ErrorShaper) -> Mount:
+    """A dialect's routes under `prefix`, with its error handler around all of them."""
+    return Mount(prefix, routes=list(routes), middleware=[Middleware(DialectErrors, shape=shape)])

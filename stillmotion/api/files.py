@@ -11,7 +11,7 @@ from stillmotion.api.common import json_response, runtime
 MEDIA_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".m4a": "audio/mp4"}
 
 
-async def serve_file(request: Request) -> Response:
+def serve_file(request: Request) -> Response:
     key = request.path_params["key"]
     artifacts = runtime(request).artifacts
     expires = request.query_params.get("expires", "")
@@ -27,7 +27,7 @@ async def serve_file(request: Request) -> Response:
     return FileResponse(path, media_type=MEDIA_TYPES.get(path.suffix, "application/octet-stream"))
 
 
-async def healthz(request: Request) -> Response:
+def healthz(request: Request) -> Response:
     runtime(request).service.queue_stats()  # raises (-> 500) if the database is unreachable
     return json_response({"status": "ok"})
 

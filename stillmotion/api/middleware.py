@@ -6,41 +6,30 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from stillmotion.randomness import hex_id
+import secrets
 from stillmotion.observability import HTTP_REQUESTS, HTTP_SECONDS, REQUEST_ID
 
-_STATIC = {
-    "/api/v1/job/create", "/api/v1/job/query", "/v3/async/task-result", "/v1/jobs", "/v1/models",
-    "/v1/quote", "/v1/usage", "/v1/webhook-secret", "/v1/voices", "/healthz", "/readyz", "/livez", "/metrics",
-    "/docs", "/openapi.json",
-}
-
-
-# Metric children by label values, kept so a request skips the registry's label lookup; they
-# hold exactly the label sets the registry itself keeps (routes are folded to a few).
+# Metric children by label values, kept so a request skips the registry's label lookup; the
+# labels are route templates, so they hold exactly the label sets the registry itself keeps.
 _COUNTERS: dict[tuple[str, str, int], Any] = {}
 _TIMERS: dict[str, Any] = {}
 
 
-def route_label(path: str) -> str:
-    """A bounded label: known paths as they are, ids and file keys folded."""
-    if path in _STATIC:
-        return path
-    if path.startswith("/v1/jobs/"):
-        parts = path.split("/")
-        return "/v1/jobs/{id}" + ("/" + parts[4] if len(parts) > 4 else "")
-    if path.startswith("/v3/async/"):
-        return "/v3/async/{model}"
-    if path.startswith("/files/"):
-        return "/files"
-    return "other"
+def route_label(scope: dict[str, Any]) -> str:
+    """The matched route's template ("/v1/jobs/{job_id}"), read from the scope Starlette filled
+    in while routing; "other" when nothing matched."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if path is None:
+        return "other"
+    return f"{scope.get('root_path', '')}{path}" or "/"
 
 
 def _request_id(scope: dict[str, Any]) -> str:
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id" and 0 < len(value) <= 64 and value.isascii():
             return value.decode()
-    return hex_id(8)
+    return secrets.token_hex(8)
 
 
 class RequestContext:
@@ -66,7 +55,7 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            route = route_label(scope["path"])
+            route = route_label(scope)
             counter = _COUNTERS.get((scope["method"], route, status))
             if counter is None:  # label lookups cost more than the increments; keep the children
                 counter = _COUNTERS[(scope["method"], route, status)] = HTTP_REQUESTS.labels(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import secrets
 
-import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -34,15 +33,14 @@ def _checks(request: Request) -> dict[str, str]:
     return out
 
 
-async def readyz(request: Request) -> Response:
-    checks = await anyio.to_thread.run_sync(_checks, request)
+def readyz(request: Request) -> Response:
+    checks = _checks(request)
     ready = all(v == "ok" for v in checks.values())
     return json_response({"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503)
 
 
-async def metrics(request: Request) -> Response:
-    service = runtime(request).service
-    body = await anyio.to_thread.run_sync(render_metrics, service.queue_stats)
+def metrics(request: Request) -> Response:
+    body = render_metrics(runtime(request).service.queue_stats)
     return Response(body, media_type=PROMETHEUS_TEXT)
 
 

@@ -3,60 +3,118 @@
 Each change is one event whose data is the v1 job object: `status` when the state changed,
 `progress` when only progress, ETA or queue position moved; then `end` and the stream closes.
 A comment line every `KEEPALIVE_S` keeps proxies from closing a quiet stream.
+
+Streams do not poll: one `JobWatch` per process reads every watched job in one query per
+`POLL_S` (in a worker thread, never on the event loop) and wakes the streams whose job changed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
+import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from dataclasses import dataclass, field
 
+import anyio
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from stillmotion.api.common import owner, runtime, with_errors
-from stillmotion.errors import StillmotionError
-from stillmotion.presenters import v1_job
+from stillmotion.api.common import owner_async, runtime
+from stillmotion.dialects import native
+from stillmotion.jobs import Job
+from stillmotion.service import JobService
 
-POLL_S = 0.2
+POLL_S = 0.25
 KEEPALIVE_S = 15.0
+log = logging.getLogger("stillmotion.api")
 
 
-def _shape(exc: StillmotionError) -> dict[str, Any]:
-    return {"error": {"code": exc.reason, "message": exc.message, "field": exc.field}}
+@dataclass(eq=False)
+class _Stream:
+    owner: str
+    job_id: str
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    latest: tuple[Job, int | None] | None = None
 
 
-def _frame(event: str, seq: int, data: dict[str, Any]) -> bytes:
+class JobWatch:
+    """The shared reader behind every live event stream of one process."""
+
+    def __init__(self, service: JobService) -> None:
+        self.service = service
+        self.streams: set[_Stream] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def subscribe(self, owner: str, job_id: str) -> _Stream:
+        stream = _Stream(owner, job_id)
+        self.streams.add(stream)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run())
+        return stream
+
+    def unsubscribe(self, stream: _Stream) -> None:
+        self.streams.discard(stream)
+
+    async def _run(self) -> None:
+        while self.streams:
+            try:
+                await self._tick()
+            except Exception:  # a database hiccup: streams wait for the next tick
+                log.exception("reading watched jobs failed")
+            await asyncio.sleep(POLL_S)
+
+    async def _tick(self) -> None:
+        by_owner: dict[str, set[str]] = {}
+        for s in self.streams:
+            by_owner.setdefault(s.owner, set()).add(s.job_id)
+        seen = {
+            who: await anyio.to_thread.run_sync(self.service.watch, who, sorted(ids))
+            for who, ids in by_owner.items()
+        }
+        for s in list(self.streams):
+            placed = seen.get(s.owner, {}).get(s.job_id)
+            if placed is not None:
+                s.latest = placed
+                s.changed.set()
+
+
+def _frame(event: str, seq: int, data: dict) -> bytes:
     return b"event: " + event.encode() + b"\nid: " + str(seq).encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
 
-@with_errors(_shape)
 async def events(request: Request) -> Response:
-    who = owner(request)
-    job_id = request.path_params["job_id"]
     rt = runtime(request)
-    rt.service.locate(who, job_id)  # 404 (and 401) before the stream starts
+    who = await owner_async(request)
+    job_id = request.path_params["job_id"]
+    first = await anyio.to_thread.run_sync(rt.service.locate, who, job_id)  # 404 before the stream
+    watch: JobWatch = request.app.state.job_watch
 
     async def stream() -> AsyncIterator[bytes]:
-        seq, last, quiet_since = 0, None, time.monotonic()
-        while True:
-            job, position = rt.service.locate(who, job_id)
-            body = v1_job(job, rt.artifacts.sign, position)
-            state = (body["status"], body["progress"], body["eta"], body["queue_position"])
-            if state != last:
-                seq += 1
-                kind = "status" if last is None or last[0] != state[0] else "progress"
-                yield _frame(kind, seq, body)
-                last, quiet_since = state, time.monotonic()
-            if job.status.final:
-                yield _frame("end", seq + 1, {"id": job.id, "status": body["status"]})
-                return
-            if time.monotonic() - quiet_since > KEEPALIVE_S:
-                yield b": keep-alive\n\n"
-                quiet_since = time.monotonic()
-            await asyncio.sleep(POLL_S)
+        sub = watch.subscribe(who, job_id)
+        sub.latest = first
+        seq, last = 0, None
+        try:
+            while True:
+                assert sub.latest is not None
+                job, position = sub.latest
+                body = native.job_body(job, rt.artifacts.sign, position)
+                state = (body["status"], body["progress"], body["eta"], body["queue_position"])
+                if state != last:
+                    seq += 1
+                    kind = "status" if last is None or last[0] != state[0] else "progress"
+                    yield _frame(kind, seq, body)
+                    last = state
+                if job.status.final:
+                    yield _frame("end", seq + 1, {"id": job.id, "status": body["status"]})
+                    return
+                sub.changed.clear()
+                try:
+                    await asyncio.wait_for(sub.changed.wait(), KEEPALIVE_S)
+                except TimeoutError:
+                    yield b": keep-alive\n\n"
+        finally:
+            watch.unsubscribe(sub)
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)

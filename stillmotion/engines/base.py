@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -32,6 +32,9 @@ class RenderContext:
     # Fraction (0..1) of the work done, for engines whose frames all come at the end (diffusion
     # models denoise the whole clip, then decode it): the worker's progress and ETA follow it.
     on_progress: Callable[[float], None] = lambda fraction: None
+    # The operator's route for the job (weights path, kind, steps, ...: `routing.Route.config()`),
+    # for engines that serve several models; never part of the job's public metadata.
+    route: Mapping[str, Any] | None = None
 
     def check(self) -> None:
         if self.should_stop():

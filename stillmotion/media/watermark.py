@@ -76,7 +76,7 @@ def build_watermark(
                                field="wm_position")
     short = min(width, height)
     if spec.image_url:
-        settings = settings or Settings()
+        settings = settings or Settings.defaults()
         rgba = decode_mark(fetch_mark(spec.image_url, settings), settings)
         rgba = scale_into(rgba, round(BOX_WIDTH * short), round(BOX_HEIGHT * short))
     else:

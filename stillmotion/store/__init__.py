@@ -1,22 +1,10 @@
-"""The durable job store: jobs with leases, API keys, the money ledger, the callback outbox.
+"""The job core on SQLite (default) or PostgreSQL: `Database` with its three repositories.
 
-SQLAlchemy Core over SQLite (default) or PostgreSQL; the schema is created and upgraded by
-`Store.migrate()` from the Alembic revisions shipped in `migrations/`.
+SQLAlchemy Core; the schema is created and upgraded by `Database.migrate()` from the Alembic
+revisions shipped in `migrations/`.
 """
 
 from .columns import from_micros, to_micros
-from .records import Delivery, KeyRecord, LedgerLine, NewDelivery, NewJob, ReapResult, final_deliveries
-from .sqlstore import Store
+from .database import Database
 
-__all__ = [
-    "Delivery",
-    "KeyRecord",
-    "LedgerLine",
-    "NewDelivery",
-    "NewJob",
-    "ReapResult",
-    "Store",
-    "final_deliveries",
-    "from_micros",
-    "to_micros",
-]
+__all__ = ["Database", "from_micros", "to_micros"]

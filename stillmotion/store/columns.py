@@ -11,9 +11,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime
+from sqlalchemy import BigInteger, DateTime, SmallInteger
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+
+from ..jobs.states import JobStatus
 
 MICROS = 1_000_000
 _TWO_PLACES = Decimal("0.01")
@@ -28,15 +30,6 @@ def as_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
-
-
-def sqlite_time(value: datetime) -> str:
-    """A datetime as `UTCDateTime` stores it on SQLite (SQLAlchemy's DATETIME text: the UTC wall
-    time, always six fraction digits; a naive value is taken to be UTC already), for statements
-    sent straight through sqlite3. Queue order compares this text."""
-    if value.tzinfo is not None and value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def to_micros(amount: Decimal | int) -> int:
@@ -86,3 +79,23 @@ class Money(TypeDecorator[Decimal]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         # PostgreSQL's SUM(bigint) is numeric, so this may be a Decimal of micros.
         return None if value is None else from_micros(value)
+
+
+# The status column keeps the small numbers of the first schema; Python sees JobStatus.
+_STATUS_CODES = {
+    JobStatus.QUEUED: 0, JobStatus.PROCESSING: 1, JobStatus.SUCCEEDED: 2, JobStatus.FAILED: 3, JobStatus.CANCELED: 4,
+}
+_STATUSES = {code: status for status, code in _STATUS_CODES.items()}
+
+
+class StatusCode(TypeDecorator[JobStatus]):
+    """`JobStatus` in Python, a SMALLINT in the database (the indexes stay small)."""
+
+    impl = SmallInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: JobStatus | str | None, dialect: Dialect) -> int | None:
+        return None if value is None else _STATUS_CODES[JobStatus(value)]
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> JobStatus | None:
+        return None if value is None else _STATUSES[int(value)]

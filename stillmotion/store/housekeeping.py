@@ -6,11 +6,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, select, update
 
-from ..domain import Job, JobStatus
+from ..jobs.records import Job
+from ..jobs.states import FINAL, FailureCode, JobStatus
 from .queue import end_with_refund
 from .tables import jobs
-
-FINAL = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED)
 
 
 def stale_off_peak(conn: Connection, now: datetime, max_age_s: float) -> list[str]:
@@ -25,14 +24,14 @@ def expire_one(conn: Connection, job_id: str, now: datetime) -> Job | None:
     """Cancel and refund one off-peak job that is still queued (a claim may have won)."""
     guard = [jobs.c.id == job_id, jobs.c.status == JobStatus.QUEUED]
     message = "the off-peak job found no idle time within 48 h; it was canceled and refunded"
-    return end_with_refund(conn, guard, JobStatus.CANCELED, "OffPeakExpired", message, None, now)
+    return end_with_refund(conn, guard, JobStatus.CANCELED, FailureCode.OFF_PEAK_EXPIRED, message, None, now)
 
 
 def purge_candidates(conn: Connection, now: datetime, retention_s: float, limit: int) -> list[str]:
     cutoff = now - timedelta(seconds=retention_s)
     stmt = (
         select(jobs.c.id)
-        .where(jobs.c.status.in_(FINAL), jobs.c.finished_at < cutoff, jobs.c.purged_at.is_(None))
+        .where(jobs.c.status.in_(list(FINAL)), jobs.c.finished_at < cutoff, jobs.c.purged_at.is_(None))
         .order_by(jobs.c.finished_at)
         .limit(limit)
     )

@@ -7,12 +7,14 @@ outbox, and an expired lease (a sender died mid-send) makes the row claimable ag
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, or_, select, update
+from sqlalchemy import Connection, Engine, or_, select, update
 
+from ..jobs.records import Delivery
 from .columns import utcnow
-from .records import Delivery, delivery_from_row
+from .engine import read_tx, write_tx
+from .records import delivery_from_row
 from .tables import deliveries
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
@@ -90,3 +92,27 @@ def for_job(conn: Connection, job_id: str) -> list[Delivery]:
         select(deliveries).where(deliveries.c.job_id == job_id).order_by(deliveries.c.id)
     )
     return [delivery_from_row(row) for row in rows]
+
+
+class SqlOutbox:
+    """Implements `jobs.repository.OutboxRepository` for the callback sender."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def claim(self, worker_id: str, lease_s: float) -> Delivery | None:
+        now = utcnow()
+        with write_tx(self._engine) as conn:
+            return claim(conn, worker_id, now + timedelta(seconds=lease_s), now)
+
+    def record(
+        self, delivery_id: int, ok: bool, status_code: int | None, error: str | None,
+        next_attempt_at: datetime | None,
+    ) -> bool:
+        """ok: delivered; not ok: retry at `next_attempt_at`, or failed for good when None."""
+        with write_tx(self._engine) as conn:
+            return record_result(conn, delivery_id, ok, status_code, error, next_attempt_at)
+
+    def for_job(self, job_id: str) -> list[Delivery]:
+        with read_tx(self._engine) as conn:
+            return for_job(conn, job_id)

@@ -21,19 +21,18 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    tuple_,
     update,
 )
 
-from ..domain import Job, JobStatus
+from ..jobs.records import Job, deliveries_for
+from ..jobs.states import OPEN, JobStatus
 from .columns import UTCDateTime
-from .records import NewDelivery, job_from_row
+from .records import job_from_row
 from .tables import api_keys, deliveries, jobs, ledger
 
 QUEUED, PROCESSING = JobStatus.QUEUED, JobStatus.PROCESSING
-OPEN = (JobStatus.QUEUED, JobStatus.PROCESSING)
 _LEASE_CLEARED: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
-_BACK_IN_QUEUE: dict[str, Any] = {"status": QUEUED, "progress": 0, "eta": None, **_LEASE_CLEARED}
+_BACK_IN_QUEUE: dict[str, Any] = {"status": QUEUED, "progress": 0, "eta": None, "not_before": None, **_LEASE_CLEARED}
 
 
 def lease_until(now: datetime, lease_s: float) -> datetime:
@@ -87,7 +86,12 @@ def claim(
     Off-peak jobs sort last (they run only when no normal job waits) and are skipped entirely
     when `off_peak` is False (outside the operator's window). On PostgreSQL, claimers racing
     for one owner's last free slot may together exceed its running cap by one, briefly."""
-    conditions = [jobs.c.status == QUEUED, jobs.c.engine.in_(list(engines)), under_running_cap(default_cap)]
+    conditions = [
+        jobs.c.status == QUEUED,
+        jobs.c.engine.in_(list(engines)),
+        or_(jobs.c.not_before.is_(None), jobs.c.not_before <= literal(now, UTCDateTime())),
+        under_running_cap(default_cap),
+    ]
     if not off_peak:
         conditions.append(jobs.c.off_peak.is_(False))
     pick = (
@@ -123,13 +127,15 @@ def heartbeat(
     lease_until_at: datetime,
     progress: int,
     eta: int | None,
-) -> bool:
+) -> Job | None:
     stmt = (
         update(jobs)
         .where(*held_by(job_id, worker_id))
         .values(lease_expires_at=lease_until_at, progress=max(0, min(100, progress)), eta=eta)
+        .returning(*jobs.c)
     )
-    return conn.execute(stmt).rowcount == 1
+    row = conn.execute(stmt).first()
+    return None if row is None else job_from_row(row)
 
 
 def _locked_meta(conn: Connection, guard: list[ColumnElement[bool]]) -> dict[str, Any] | None:
@@ -145,11 +151,11 @@ def finish(
     result: dict[str, Any],
     metadata: dict[str, Any],
     now: datetime,
-) -> bool:
+) -> Job | None:
     guard = held_by(job_id, worker_id)
     meta = _locked_meta(conn, guard)
     if meta is None:
-        return False
+        return None
     stmt = (
         update(jobs)
         .where(*guard)
@@ -162,8 +168,10 @@ def finish(
             finished_at=now,
             **_LEASE_CLEARED,
         )
+        .returning(*jobs.c)
     )
-    return conn.execute(stmt).rowcount == 1
+    row = conn.execute(stmt).first()
+    return None if row is None else job_from_row(row)
 
 
 def end_with_refund(
@@ -224,6 +232,18 @@ def release(conn: Connection, job_id: str, worker_id: str) -> bool:
         .where(*held_by(job_id, worker_id))
         .values(attempts=jobs.c.attempts - 1, **_BACK_IN_QUEUE)
     )
+    return conn.execute(stmt).rowcount == 1
+
+
+def retry(conn: Connection, job_id: str, worker_id: str, not_before: datetime, note: str) -> bool:
+    """Back to the queue after a retryable failure; the attempt stays counted."""
+    guard = held_by(job_id, worker_id)
+    meta = _locked_meta(conn, guard)
+    if meta is None:
+        return False
+    retries = [*meta.get("retries", []), note][-10:]
+    stmt = update(jobs).where(*guard).values(**_BACK_IN_QUEUE, meta={**meta, "retries": retries})
+    stmt = stmt.values(not_before=not_before)
     return conn.execute(stmt).rowcount == 1
 
 
@@ -294,17 +314,16 @@ def position_of(conn: Connection, job_id: str, engine: str, off_peak: bool, crea
     return ahead
 
 
-def enqueue_deliveries(
-    conn: Connection, job_id: str, items: Sequence[NewDelivery], now: datetime
-) -> None:
-    items = [item for item in items if item.event != "completed" or _wants_final(conn, job_id, item)]
+def enqueue(conn: Connection, job: Job, event: str, now: datetime, snapshot: dict[str, Any] | None = None) -> None:
+    """Write the outbox rows the job's owner asked for on `event` (none when it asked for none)."""
+    items = deliveries_for(job, event, snapshot)
     if not items:
         return
     conn.execute(
         insert(deliveries),
         [
             {
-                "job_id": job_id,
+                "job_id": job.id,
                 "url": item.url,
                 "kind": item.kind,
                 "event": item.event,
@@ -317,21 +336,3 @@ def enqueue_deliveries(
             for item in items
         ],
     )
-
-
-def _wants_final(conn: Connection, job_id: str, item: NewDelivery) -> bool:
-    """Native webhooks honour the job's events filter; other dialects always get the end."""
-    if item.kind != "v1":
-        return True
-    events = conn.execute(select(jobs.c.webhook_events).where(jobs.c.id == job_id)).scalar()
-    return events is None or "completed" in events
-
-
-def event_hook(conn: Connection, job_id: str, event: str) -> NewDelivery | None:
-    """The native webhook for a start/progress event, when the job asked for that event."""
-    row = conn.execute(
-        select(jobs.c.callback_url, jobs.c.dialect, jobs.c.webhook_events).where(jobs.c.id == job_id)
-    ).first()
-    if row is None or not row.callback_url or event not in (row.webhook_events or ()):
-        return None
-    return NewDelivery(row.callback_url, row.dialect, event)

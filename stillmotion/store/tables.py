@@ -23,7 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from .columns import Money, UTCDateTime
+from .columns import Money, StatusCode, UTCDateTime
 
 metadata = MetaData(
     naming_convention={
@@ -60,7 +60,7 @@ jobs = Table(
     Column("model", String(200), nullable=False),
     Column("dialect", String(32), nullable=False),
     Column("engine", String(64), nullable=False),
-    Column("status", SmallInteger(), nullable=False),
+    Column("status", StatusCode(), nullable=False),
     Column("progress", SmallInteger(), nullable=False),
     Column("eta", Integer()),
     Column("amount", Money(), nullable=False),
@@ -82,6 +82,8 @@ jobs = Table(
     Column("finished_at", UTCDateTime()),
     Column("webhook_events", JSON(none_as_null=True)),  # native webhooks: events wanted
     Column("purged_at", UTCDateTime()),  # result files deleted by retention
+    Column("route", JSON(none_as_null=True)),  # engine configuration: the worker's, never shown
+    Column("not_before", UTCDateTime()),  # a retried job waits for its backoff
     # The claim's WHERE + ORDER BY, the reaper's scan, and per-owner listings.
     Index(None, "status", "engine", "off_peak", "created_at"),
     Index(None, "status", "lease_expires_at"),

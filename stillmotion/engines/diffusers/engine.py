@@ -42,9 +42,9 @@ class DiffusersEngine:
         self.runner.close()
 
     def frames(self, spec: GenerationSpec, ctx: RenderContext) -> Iterator[np.ndarray]:
-        route = ctx.metadata.get("route")
-        if not isinstance(route, dict):
-            raise GenerationFailed("job has no diffusers route in its metadata")
+        route = ctx.route
+        if route is None:
+            raise GenerationFailed("job has no diffusers route")
         plan = make_plan(spec, route, self.options)
         facts: dict[str, Any] = {**plan.describe(), "engine": self.name}
         ctx.metadata["diffusers"] = facts

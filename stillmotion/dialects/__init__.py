@@ -1,0 +1,23 @@
+"""Wire dialects, one module each: parse requests, present jobs and errors, build callbacks.
+
+Nothing outside this package speaks a wire format: the service, store and engines see
+`CreateRequest`s and `Job`s. A job's `dialect` names the module whose callback body it gets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stillmotion.jobs import Job
+
+from . import async_task, job, native
+from .common import Signer
+
+BY_NAME = {job.NAME: job, async_task.NAME: async_task, native.NAME: native}
+
+
+def callback_body(
+    kind: str, job_: Job, sign: Signer, ttl_s: int, event: str = "completed", snapshot: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What a callback POSTs, in the body of the dialect that asked for it."""
+    return BY_NAME[kind].callback_body(job_, sign, ttl_s, event, snapshot)

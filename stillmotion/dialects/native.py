@@ -1,0 +1,227 @@
+"""The native REST API `/v1` (docs/api-v1.md): jobs of every dialect, money, live events.
+
+Statuses are lower-case names, times ISO 8601 with microseconds, errors
+`{"error": {code, message, field}}`; webhooks are Standard Webhooks `{type, timestamp, data}`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, datetime
+from typing import Any
+
+from stillmotion.catalog import format_amount
+from stillmotion.errors import FieldInvalid, StillmotionError
+from stillmotion.jobs import Delivery, Job, JobFilter, JobStatus, LedgerLine
+from stillmotion.service import CreateRequest
+
+from .common import Signer, error_body, object_body
+
+NAME = "v1"
+CREATE_FIELDS = ("model", "input", "webhook", "webhook_events_filter")
+EVENT_TYPES = {"start": "job.started", "progress": "job.progress", "completed": "job.completed"}
+MAX_PAGE = 100
+
+
+def timestamp(ts: datetime | None) -> str | None:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if ts else None
+
+
+def shape_error(exc: StillmotionError) -> dict[str, Any]:
+    return {"error": {"code": exc.reason, "message": exc.message, "field": exc.field}}
+
+
+def parse_create(body: Any, idempotency_key: str | None) -> CreateRequest:
+    body = object_body(body)
+    unknown = [k for k in body if k not in CREATE_FIELDS]
+    if unknown:
+        raise FieldInvalid(f"unknown field; the body takes {', '.join(CREATE_FIELDS)}", field=str(unknown[0]))
+    if "input" not in body:
+        raise FieldInvalid("required: the model's arguments (see GET /v1/models)", field="input")
+    return CreateRequest(
+        model=body.get("model"), args=body.get("input"), args_field="input", dialect=NAME, any_model=True,
+        callback_url=body.get("webhook"), callback_field="webhook", idempotency_key=idempotency_key,
+        webhook_events=body.get("webhook_events_filter"), default_events=True,
+    )
+
+
+def output(job: Job, sign: Signer) -> dict[str, Any] | None:
+    """The output object; URLs are null once retention deleted the files."""
+    if job.status != JobStatus.SUCCEEDED or not job.result:
+        return None
+    r = job.result
+    gone = job.purged
+    return {
+        "video_url": None if gone else sign(r["video"]),
+        "cover_url": None if gone else sign(r["cover"]),
+        "duration": r["duration"],
+        "width": r["width"],
+        "height": r["height"],
+        "fps": r["fps"],
+        "has_audio": r["has_audio"],
+        "files_deleted": gone,
+    }
+
+
+def job_body(job: Job, sign: Signer, queue_position: int | None = None) -> dict[str, Any]:
+    """The job object, for jobs of every dialect."""
+    return {
+        "id": job.id,
+        "object": "job",
+        "model": job.model,
+        "dialect": job.dialect,
+        "status": job.status.value,
+        "progress": job.progress,
+        "eta": job.eta,
+        "queue_position": queue_position if job.status == JobStatus.QUEUED else None,
+        "amount": format_amount(job.amount),
+        "refunded": job.refunded,
+        "off_peak": job.off_peak,
+        "seed": job.seed,
+        "input": job.args,
+        "output": output(job, sign),
+        "error": error_body(job),
+        "metadata": job.metadata,
+        "created_at": timestamp(job.created_at),
+        "started_at": timestamp(job.started_at),
+        "finished_at": timestamp(job.finished_at),
+    }
+
+
+def callback_body(job: Job, sign: Signer, ttl_s: int, event: str, snapshot: dict[str, Any] | None) -> dict[str, Any]:
+    """Progress events carry the progress they were queued with, not whatever the job shows when sent."""
+    data = job_body(job, sign)
+    if event != "completed":  # the job as it was at the event, even if it ended since
+        data.update(status="processing", output=None, error=None, finished_at=None)
+        data.update(snapshot or {"progress": 0, "eta": None})
+    return {"type": EVENT_TYPES[event], "timestamp": timestamp(datetime.now(UTC)), "data": data}
+
+
+def list_body(page: list[Job], more: bool, sign: Signer) -> dict[str, Any]:
+    return {
+        "object": "list",
+        "data": [job_body(job, sign) for job in page],
+        "has_more": more,
+        "next_cursor": encode_cursor(page[-1]) if more and page else None,
+    }
+
+
+def delivery_body(d: Delivery) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "webhook_id": f"msg_{d.job_id}_{d.id}",
+        "url": d.url,
+        "event": d.event,
+        "dialect": d.kind,
+        "status": d.status,
+        "attempts": d.attempts,
+        "last_status_code": d.last_status_code,
+        "last_error": d.last_error,
+        "next_attempt_at": timestamp(d.next_attempt_at) if d.status == "pending" else None,
+        "created_at": timestamp(d.created_at),
+        "history": d.history,
+    }
+
+
+def usage_body(lines: list[LedgerLine], total: Any, balance: Any) -> dict[str, Any]:
+    return {
+        "object": "usage",
+        "balance": None if balance is None else format_amount(balance),
+        "net_spent": format_amount(total),
+        "ledger": [
+            {"id": ln.id, "job_id": ln.job_id, "kind": ln.kind, "amount": format_amount(ln.amount),
+             "created_at": timestamp(ln.created_at)}
+            for ln in lines
+        ],
+    }
+
+
+def model_body(entry: Any) -> dict[str, Any]:
+    schema = entry.json_schema()
+    defaults = {k: v["default"] for k, v in schema["properties"].items() if "default" in v}
+    return {
+        "id": entry.id,
+        "object": "model",
+        "title": entry.title,
+        "dialect": entry.dialect,
+        "task_type": entry.task_type,
+        "input_schema": schema,
+        "defaults": defaults,
+        "price": entry.price_table(),
+    }
+
+
+def quote_body(entry: Any, amount: Any, normal: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "object": "quote",
+        "model": entry.id,
+        "amount": format_amount(amount),
+        "currency": "USD",
+        "off_peak": bool(normal.get("off_peak", False)),
+        "input": normal,
+    }
+
+
+# -- query parsing -------------------------------------------------------------------------------
+
+
+def parse_filters(q: Any) -> tuple[JobFilter, int]:
+    """List filters and page size from the query string."""
+    limit = parse_int(q.get("limit"), "limit", 20, 1, MAX_PAGE)
+    filters = JobFilter(
+        statuses=tuple(_status(s) for s in _csv(q.get("status"))),
+        models=tuple(_csv(q.get("model"))),
+        created_after=_time(q.get("created_after"), "created_after"),
+        created_before=_time(q.get("created_before"), "created_before"),
+        after=_cursor(q.get("cursor")),
+    )
+    return filters, limit
+
+
+def _csv(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def _status(name: str) -> JobStatus:
+    try:
+        return JobStatus(name)
+    except ValueError:
+        raise FieldInvalid(f"unknown status {name!r}; use {', '.join(JobStatus)}", field="status") from None
+
+
+def parse_int(value: str | None, field: str, default: int, low: int, high: int) -> int:
+    if value is None:
+        return default
+    if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
+        raise FieldInvalid(f"must be an integer {low}-{high}, got {value!r}", field=field)
+    return int(value)
+
+
+def _time(value: str | None, field: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        raise FieldInvalid(f"must be an ISO 8601 time, got {value!r}", field=field) from None
+
+
+def encode_cursor(job: Job) -> str:
+    raw = f"{job.created_at.isoformat()}|{job.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _cursor(value: str | None) -> tuple[datetime, str] | None:
+    if not value:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+        at, job_id = raw.split("|", 1)
+        parsed = datetime.fromisoformat(at)
+        if "\x00" in job_id or parsed.tzinfo is None:
+            raise ValueError(job_id)
+        return parsed.astimezone(UTC), job_id
+    except (ValueError, UnicodeDecodeError, binascii.Error, OverflowError):
+        raise FieldInvalid("invalid cursor; pass next_cursor from the previous page", field="cursor") from None

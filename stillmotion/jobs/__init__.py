@@ -1,0 +1,27 @@
+"""The job core: states, failure codes, records, the repository protocols, the retry policy.
+
+Implementations: `stillmotion.store.Database` (SQLite, PostgreSQL) and
+`stillmotion.jobs.memory.MemoryDatabase` (unit tests). See docs/architecture.md.
+"""
+
+from .policy import ClaimRules, RetryDecision, RetryPolicy
+from .records import (
+    WEBHOOK_EVENTS,
+    Delivery,
+    Job,
+    JobFilter,
+    KeyRecord,
+    LedgerLine,
+    NewDelivery,
+    NewJob,
+    ReapResult,
+    deliveries_for,
+)
+from .repository import AccountRepository, Database, JobRepository, OutboxRepository
+from .states import FINAL, OPEN, TRANSITIONS, FailureCode, JobStatus
+
+__all__ = [
+    "FINAL", "OPEN", "TRANSITIONS", "WEBHOOK_EVENTS", "AccountRepository", "ClaimRules", "Database", "Delivery",
+    "FailureCode", "Job", "JobFilter", "JobRepository", "JobStatus", "KeyRecord", "LedgerLine", "NewDelivery",
+    "NewJob", "OutboxRepository", "ReapResult", "RetryDecision", "RetryPolicy", "deliveries_for",
+]

@@ -1,0 +1,129 @@
+"""The three repositories the service, workers and callback sender use, as protocols.
+
+`store.Database` implements them on SQLite and PostgreSQL (one SQLAlchemy Core data path);
+`jobs.memory.MemoryDatabase` implements them in memory for fast unit tests. One contract
+suite (tests/jobs/test_contract.py) runs against all three backends.
+
+Rules every implementation keeps:
+- a job is stored with its charge (and idempotency record) in one transaction;
+- each transition is one guarded write that refuses an unexpected state, and writes its
+  refund (at most one per job) and its outbox rows (from `deliveries_for(job, event)`) with it;
+- `worker_id` is the claim's token: only the worker holding the lease may move a running job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from .policy import ClaimRules, RetryPolicy
+from .records import Delivery, Job, JobFilter, KeyRecord, LedgerLine, NewJob, ReapResult
+from .states import FailureCode, JobStatus
+
+
+class JobRepository(Protocol):
+    def create(self, new: NewJob) -> Job:
+        """Store the job and debit its owner; a repeated Idempotency-Key returns the earlier job.
+        Raises CreditInsufficient, or Conflict (key reused for another request)."""
+
+    def find_idempotent(self, owner: str, key: str, request_hash: str) -> Job | None: ...
+
+    def get(self, job_id: str) -> Job | None: ...
+
+    def status(self, job_id: str) -> JobStatus | None:
+        """The cheap read a running job's cancel watch repeats."""
+
+    def watch(self, job_ids: Sequence[str]) -> dict[str, Job]:
+        """Many jobs in one read (live event streams share it)."""
+
+    def list(self, owner: str | None, filters: JobFilter, limit: int) -> list[Job]:
+        """Newest first."""
+
+    def position(self, job: Job) -> int | None:
+        """Queued jobs of the same engine a claim would take first; None unless queued."""
+
+    def claim(self, worker_id: str, lease_s: float, engines: Sequence[str], rules: ClaimRules) -> Job | None:
+        """Lease the next runnable job (attempts + 1); queues its `start` callback."""
+
+    def heartbeat(self, job_id: str, worker_id: str, lease_s: float, progress: int, eta: int | None) -> bool:
+        """Extend the lease; False: the job is no longer this worker's. Queues `progress`
+        callbacks at each 10 % step."""
+
+    def finish(self, job_id: str, worker_id: str, result: dict[str, Any], metadata: dict[str, Any]) -> bool: ...
+
+    def fail(
+        self, job_id: str, worker_id: str | None, code: FailureCode, message: str,
+        metadata: dict[str, Any] | None = None,
+    ) -> bool:
+        """Fail and refund; with `worker_id` None, any open job (service, admin)."""
+
+    def retry(self, job_id: str, worker_id: str, delay_s: float, note: str) -> bool:
+        """Back to the queue after a retryable failure, runnable after `delay_s`."""
+
+    def release(self, job_id: str, worker_id: str) -> bool:
+        """Back to the queue without counting the run (stopped, not failed)."""
+
+    def cancel(self, job_id: str) -> Job | None:
+        """Cancel and refund an open job; None when unknown or already final."""
+
+    def reap(self, policy: RetryPolicy) -> ReapResult:
+        """Jobs whose lease expired: requeued or failed, as the policy decides."""
+
+    def expire_off_peak(self, max_age_s: float) -> list[str]: ...
+
+    def purge_candidates(self, retention_s: float, limit: int = 500) -> list[str]: ...
+
+    def mark_purged(self, job_id: str) -> bool: ...
+
+    def forget_idempotency_keys(self) -> int: ...
+
+    def stats(self) -> dict[str, int]:
+        """Jobs per status (all present) and `depth` (queued)."""
+
+    def recent_run_seconds(self, n: int = 50) -> list[float]: ...
+
+
+class AccountRepository(Protocol):
+    def add_key(self, name: str, key_hash: str, **settings: Any) -> str: ...
+
+    def find_key(self, key_hash: str) -> KeyRecord | None: ...
+
+    def get_key(self, key_id: str) -> KeyRecord | None: ...
+
+    def list_keys(self) -> list[KeyRecord]: ...
+
+    def revoke_key(self, key_id: str) -> bool: ...
+
+    def update_key(self, key_id: str, **settings: Any) -> bool: ...
+
+    def count_keys(self) -> int: ...
+
+    def balance(self, owner: str) -> Decimal | None: ...
+
+    def ledger(self, owner: str, limit: int | None = None) -> list[LedgerLine]: ...
+
+    def ledger_total(self, owner: str) -> Decimal: ...
+
+
+class OutboxRepository(Protocol):
+    def claim(self, worker_id: str, lease_s: float) -> Delivery | None: ...
+
+    def record(
+        self, delivery_id: int, ok: bool, status_code: int | None, error: str | None,
+        next_attempt_at: datetime | None,
+    ) -> bool: ...
+
+    def for_job(self, job_id: str) -> list[Delivery]: ...
+
+
+class Database(Protocol):
+    jobs: JobRepository
+    accounts: AccountRepository
+    outbox: OutboxRepository
+    backend: str
+
+    def migrate(self) -> None: ...
+
+    def close(self) -> None: ...
