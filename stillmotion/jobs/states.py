@@ -51,6 +51,8 @@ class FailureCode(StrEnum):
     FIELD_INVALID = "FieldInvalid"  # an input found bad only at render time
     IMAGE_DOWNLOAD_FAILURE = "ImageDownloadFailure"
     AUDIO_DOWNLOAD_FAILURE = "AudioDownloadFailure"
+    AUDIO_INVALID = "AudioInvalid"  # the music file is not audio we can decode
+    PAYLOAD_TOO_LARGE = "PayloadTooLarge"  # a file fetched at render time is over its limit
     STORAGE_FAILURE = "StorageFailure"  # the result could not be written
     CANCELED = "Canceled"
     OFF_PEAK_EXPIRED = "OffPeakExpired"

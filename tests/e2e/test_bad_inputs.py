@@ -11,7 +11,7 @@ import requests
 from PIL import Image
 
 from stillmotion.auth import hash_key
-from stillmotion.store import Store
+from stillmotion.store import Database
 from tests.helpers import KEY, FileServer, Service, auth, data_uri, png_bytes, textured_image
 
 Q3 = "vidu/vidu-q3/image-to-video"
@@ -125,11 +125,11 @@ def async_cases() -> list[tuple[str, str, dict, int, str]]:
 
 
 def assert_nothing_stored(svc: Service) -> None:
-    store = Store(f"sqlite:///{svc.data_dir / 'stillmotion.db'}")
+    store = Database(f"sqlite:///{svc.data_dir / 'stillmotion.db'}")
     try:
-        stats = store.queue_stats()
+        stats = store.jobs.stats()
         assert sum(v for k, v in stats.items() if k in ("queued", "processing", "succeeded", "failed", "canceled")) == 0, stats
-        assert store.ledger("env-" + hash_key(KEY)[:16]) == []
+        assert store.accounts.ledger("env-" + hash_key(KEY)[:16]) == []
     finally:
         store.close()
     assert list((svc.data_dir / "inputs").iterdir()) == []

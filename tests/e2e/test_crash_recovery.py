@@ -8,7 +8,7 @@ import time
 import requests
 
 from stillmotion.auth import hash_key
-from stillmotion.store import Store
+from stillmotion.store import Database
 from tests.helpers import KEY, Service, auth, data_uri, png_bytes, textured_image, wait_job
 
 
@@ -41,11 +41,11 @@ def test_sigkill_mid_job_then_restart(tmp_path):
     finally:
         worker.stop()
         api.stop()
-    store = Store(f"sqlite:///{data / 'stillmotion.db'}")
+    store = Database(f"sqlite:///{data / 'stillmotion.db'}")
     try:
-        lines = store.ledger("env-" + hash_key(KEY)[:16])
+        lines = store.accounts.ledger("env-" + hash_key(KEY)[:16])
         assert [(l.kind, str(l.amount)) for l in lines] == [("charge", "2.048")]  # 16 s x 0.128, once
-        assert store.get_job(job_id).attempts == 2
+        assert store.jobs.get(job_id).attempts == 2
     finally:
         store.close()
 
@@ -71,8 +71,8 @@ def test_sigterm_releases_or_finishes(tmp_path):
     finally:
         worker.stop()
         api.stop()
-    store = Store(f"sqlite:///{data / 'stillmotion.db'}")
+    store = Database(f"sqlite:///{data / 'stillmotion.db'}")
     try:
-        assert store.get_job(job_id).attempts == 1  # a release is not a failed attempt
+        assert store.jobs.get(job_id).attempts == 1  # a release is not a failed attempt
     finally:
         store.close()

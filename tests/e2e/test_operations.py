@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from stillmotion.media.video import probe
-from stillmotion.store import Store
+from stillmotion.store import Database
 from tests.helpers import ROOT, Service, auth, data_uri, png_bytes, textured_image, wait_job
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -66,9 +66,9 @@ def test_job_on_postgresql(tmp_path):
         r = requests.post(f"{svc.base}/api/v1/job/create", json=small_job(), headers=auth(), timeout=30)
         assert r.status_code == 200, r.text
         assert wait_job(svc.base, r.json()["job_id"])["status"] == 2
-        store = Store(url)
+        store = Database(url)
         try:
-            assert store.get_job(r.json()["job_id"]).attempts == 1
+            assert store.jobs.get(r.json()["job_id"]).attempts == 1
         finally:
             store.close()
     finally:

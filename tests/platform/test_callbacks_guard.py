@@ -14,7 +14,8 @@ from stillmotion import callbacks
 from stillmotion.callbacks import CallbackDispatcher, backoff_s, sign
 from stillmotion.settings import Settings
 from stillmotion.storage import ArtifactStore
-from stillmotion.store import NewDelivery, NewJob, Store
+from stillmotion.jobs import ClaimRules, NewJob
+from stillmotion.store import Database
 
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
@@ -22,19 +23,19 @@ SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 @pytest.fixture
 def parts(tmp_path):
     settings = Settings(data_dir=tmp_path, allow_private_urls=False, callback_backoff_s=1.0)
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    store = Database(f"sqlite:///{tmp_path / 'db.sqlite'}")
     store.migrate()
     artifacts = ArtifactStore(tmp_path, b"s", "http://127.0.0.1:1")
     yield settings, store, artifacts
     store.close()
 
 
-def finished_job(store: Store, url: str) -> None:
-    store.create_job(NewJob("j1", "o", "vidu-q3-turbo-i2v", "async", "motion", Decimal("0.1"), {}, {}, 1))
-    store.claim("w", 30)
+def finished_job(store: Database, url: str) -> None:
+    store.jobs.create(NewJob("j1", "o", "vidu-q3-turbo-i2v", "job", "motion", Decimal("0.1"), {}, {}, 1, callback_url=url))
+    store.jobs.claim("w", 30, ("motion",), ClaimRules())
     result = {"video": "outputs/j1/video.mp4", "cover": "outputs/j1/cover.jpg", "duration": 1, "width": 720,
               "height": 540, "fps": 24, "has_audio": False}
-    store.finish("j1", "w", result, {}, [NewDelivery(url, "job")])
+    store.jobs.finish("j1", "w", result, {})
 
 
 def dispatcher(parts, handler) -> CallbackDispatcher:
@@ -50,10 +51,10 @@ def test_rebinding_to_a_private_address_is_refused_at_send_time(parts, monkeypat
     monkeypatch.setattr("stillmotion.media.netguard.resolve_host", lambda host, port: ["93.184.216.34"])
     sent: list[httpx.Request] = []
     d = dispatcher(parts, lambda request: sent.append(request) or httpx.Response(200))
-    delivery = store.claim_delivery("cb-test", 30)
+    delivery = store.outbox.claim("cb-test", 30)
     assert delivery is not None
     d.deliver(delivery)
-    [row] = store.deliveries("j1")
+    [row] = store.outbox.for_job("j1")
     assert sent == [] and row.status == "failed" and "10.0.0.7" in (row.last_error or "")
 
 
@@ -64,7 +65,7 @@ def test_connection_is_pinned_to_the_checked_address_and_signed(parts, monkeypat
     monkeypatch.setattr("stillmotion.media.netguard.resolve_host", lambda host, port: ["93.184.216.34"])
     sent: list[httpx.Request] = []
     d = dispatcher(parts, lambda request: sent.append(request) or httpx.Response(204))
-    delivery = store.claim_delivery("cb-test", 30)
+    delivery = store.outbox.claim("cb-test", 30)
     assert delivery is not None
     d.deliver(delivery)
     [request] = sent
@@ -73,7 +74,7 @@ def test_connection_is_pinned_to_the_checked_address_and_signed(parts, monkeypat
     assert request.extensions["sni_hostname"] == "hooks.example.com"
     body = Webhook(SECRET).verify(request.content, dict(request.headers))
     assert body["data"]["job_id"] == "j1"
-    assert store.deliveries("j1")[0].status == "delivered"
+    assert store.outbox.for_job("j1")[0].status == "delivered"
 
 
 def test_redirect_is_a_failure_and_retried_later(parts, monkeypatch):
@@ -82,10 +83,10 @@ def test_redirect_is_a_failure_and_retried_later(parts, monkeypatch):
     monkeypatch.setattr(callbacks, "resolve_host", lambda host, port: ["93.184.216.34"])
     monkeypatch.setattr("stillmotion.media.netguard.resolve_host", lambda host, port: ["93.184.216.34"])
     d = dispatcher(parts, lambda request: httpx.Response(302, headers={"location": "http://127.0.0.1/"}))
-    delivery = store.claim_delivery("cb-test", 30)
+    delivery = store.outbox.claim("cb-test", 30)
     assert delivery is not None
     d.deliver(delivery)
-    [row] = store.deliveries("j1")
+    [row] = store.outbox.for_job("j1")
     assert row.status == "pending" and row.last_status_code == 302 and row.next_attempt_at > datetime.now(UTC)
 
 

@@ -21,8 +21,10 @@ ROOT = Path(__file__).resolve().parents[3]
 Q2_SE = "vidu/vidu-q2/start-end-to-video"
 
 
-def settings(routes: Path | None, models: Path | None = None) -> SimpleNamespace:
-    return SimpleNamespace(routes_file=routes, models_path=models or (routes.parent / "models.json" if routes else None))
+def settings(routes: Path | None, models: Path | None = None) -> Router:
+    """The runtime's router for a routes file (and the models registry beside it)."""
+    ns = SimpleNamespace(routes_file=routes, models_path=models or (routes.parent / "models.json" if routes else None))
+    return Router.from_settings(ns)
 
 
 def test_no_routes_file_means_everything_goes_to_motion():
@@ -30,7 +32,7 @@ def test_no_routes_file_means_everything_goes_to_motion():
     valid = entry.validate({"mode": "pro", "prompt": "p", "image": "http://x/a.png", "image_tail": "http://x/b.png",
                             "resolution": "1080p", "duration": 8})
     route = route_request(settings(None), entry, valid)
-    assert route.engine == "motion" and route.job_metadata() == {}
+    assert route.engine == "motion" and route.config() is None
 
 
 def test_json_routes_with_registered_weights_and_refusals(tmp_path: Path):
@@ -48,8 +50,8 @@ def test_json_routes_with_registered_weights_and_refusals(tmp_path: Path):
         route_request(settings(routes), entry, turbo)
     assert err.value.status == 400 and err.value.field == "image_tail"
     route = Router(routes, tmp_path / "models.json").route(Q2_SE, "turbo")
-    assert route.job_metadata() == {"route": {"engine": "diffusers", "weights": "ti2v", "path": "/m/ti2v",
-                                              "kind": "wan2.2-ti2v-5b", "steps": 30}}
+    assert route.config() == {"engine": "diffusers", "weights": "ti2v", "path": "/m/ti2v",
+                              "kind": "wan2.2-ti2v-5b", "steps": 30}
 
 
 def test_duration_beyond_the_model_is_refused(tmp_path: Path):
