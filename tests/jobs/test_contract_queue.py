@@ -9,7 +9,7 @@ from decimal import Decimal
 from stillmotion.jobs import ClaimRules, Database, FailureCode, Job, JobStatus, RetryPolicy
 from tests.helpers import race
 
-from .support import LEASE, Clock, must
+from .support import LEASE, SQL_BACKENDS, Clock, bug_on, must
 from .support import new_job as _new
 
 ANY = ClaimRules()
@@ -324,6 +324,16 @@ def test_position(db: Database, make_job: Callable[..., Job]) -> None:
     claim(db)
     assert db.jobs.position(must(db.jobs.get(a.id))) is None
     assert [db.jobs.position(j) for j in (b, off)] == [0, 1]
+
+
+@bug_on(SQL_BACKENDS, "store/jobs.py SqlJobs.position counts for a job no longer queued (see core-bugs.md)")
+def test_position_of_a_job_claimed_since_it_was_read_is_none(db: Database, make_job: Callable[..., Job]) -> None:
+    ahead = make_job()
+    read = make_job()  # a reader holds this copy, status queued ...
+    assert db.jobs.position(read) == 1
+    claim(db)
+    claim(db)  # ... and meanwhile a worker took it
+    assert db.jobs.position(read) is None
 
 
 def test_status_and_watch(db: Database, make_job: Callable[..., Job]) -> None:
