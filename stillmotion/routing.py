@@ -15,6 +15,10 @@ STILLMOTION_ROUTES_FILE) lists routes; the first route matching a model and mode
     resolutions = ["540p", "720p"]           # optional; others are refused at submit
     max_area = 399360                        # optional: model pixels (832x480 for a 480p checkpoint);
                                              # frames are made at most this big, then scaled to the output
+    negative_prompt = "..."                  # optional; default the model family's
+    # speed options (docs/gpu.md): attention = "auto" | "_flash_3" | "_native_cudnn" | "sage" | ...;
+    # cache = "none" | "fbc[:threshold]" | "taylorseer[:interval]" | "magcache" (+ mag_ratios = [...]);
+    # compile = true (regional) with warm_shapes = [[832, 480, 81], ...]; fp8 = true; vae_tiling = "auto"
 
 A route is checked against each request at submit, so what its model cannot serve (a last
 frame for a model without one, a size or length beyond it) is a 400 naming the field.
@@ -49,6 +53,14 @@ class Route:
     guidance: float | None = None
     resolutions: tuple[str, ...] = ()
     max_area: int | None = None
+    negative_prompt: str | None = None
+    attention: str | None = None
+    cache: str | None = None
+    mag_ratios: tuple[float, ...] | None = None
+    compile: bool | None = None
+    fp8: bool | None = None
+    vae_tiling: str | None = None
+    warm_shapes: tuple[tuple[int, int, int], ...] = ()
 
     def matches(self, model: str, mode: str) -> bool:
         return self.model in (model, "*") and (not self.modes or mode in self.modes)
@@ -77,7 +89,7 @@ class Route:
         metadata (`Job.route`, read back by the worker as `RenderContext.route`)."""
         if self.engine == "motion":
             return None
-        data = {k: v for k, v in asdict(self).items() if v not in (None, ())}
+        data = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items() if v not in (None, ())}
         for name in ("model", "modes", "resolutions"):
             data.pop(name, None)
         return data
@@ -121,11 +133,53 @@ def parse_route(entry: Mapping[str, Any], where: str, registry: Mapping[str, Map
         raise ValueError(f"{where}: steps must be >= 1")
     guidance = _field(entry, "guidance", (int, float), where)
     max_area = _field(entry, "max_area", int, where)
+    if max_area is None and weights is not None:
+        max_area = registry[weights].get("max_area")  # type: ignore[assignment]  # e.g. a 480P checkpoint
     if max_area is not None and max_area < 256:
         raise ValueError(f"{where}: max_area must be >= 256 pixels")
     return Route(engine=engine, model=model, modes=modes, weights=weights, path=str(path) if path else None,
                  kind=kind, steps=steps, guidance=float(guidance) if guidance is not None else None,
-                 resolutions=resolutions, max_area=max_area)
+                 resolutions=resolutions, max_area=max_area, **_speed_fields(entry, where))
+
+
+CACHES = ("none", "fbc", "taylorseer", "magcache")
+VAE_TILING = ("auto", "true", "false")
+
+
+def _speed_fields(entry: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The diffusers engine's per-route options: negative prompt and speed (docs/gpu.md)."""
+    out: dict[str, Any] = {
+        "negative_prompt": _field(entry, "negative_prompt", str, where),
+        "attention": _field(entry, "attention", str, where),
+        "compile": _field(entry, "compile", bool, where),
+        "fp8": _field(entry, "fp8", bool, where),
+    }
+    cache = _field(entry, "cache", str, where)
+    if cache is not None:
+        name, _, arg = cache.partition(":")
+        if name not in CACHES:
+            raise ValueError(f"{where}: cache must be one of {', '.join(CACHES)} (optionally name:value)")
+        try:
+            float(arg or 0)
+        except ValueError:
+            raise ValueError(f"{where}: cache {cache!r}: the value after ':' must be a number") from None
+        out["cache"] = cache
+    ratios = _field(entry, "mag_ratios", list, where)
+    if cache and cache.startswith("magcache") and not ratios:
+        raise ValueError(f"{where}: cache = \"magcache\" needs mag_ratios (calibrated for the checkpoint)")
+    out["mag_ratios"] = tuple(float(r) for r in ratios) if ratios else None
+    tiling = entry.get("vae_tiling")
+    if tiling is not None:
+        tiling = str(tiling).lower()
+        if tiling not in VAE_TILING:
+            raise ValueError(f"{where}: vae_tiling must be true, false or \"auto\"")
+    out["vae_tiling"] = tiling
+    shapes = _field(entry, "warm_shapes", list, where) or []
+    if any(not isinstance(s, list) or len(s) != 3 or not all(isinstance(v, int) and v > 0 for v in s)
+           for s in shapes):
+        raise ValueError(f"{where}: warm_shapes must be [[width, height, frames], ...]")
+    out["warm_shapes"] = tuple(tuple(s) for s in shapes)
+    return out
 
 
 def read_table(path: Path) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from stillmotion.engines.diffusers.kinds import KINDS, get_kind
+from stillmotion.engines.diffusers.kinds import KINDS, WAN_480P_AREA, get_kind
 
 # Hub checkpoints with diffusers layouts, by short name (what `models pull NAME` accepts
 # besides any "owner/repo" id).
@@ -23,7 +23,9 @@ KNOWN: dict[str, tuple[str, str]] = {
     "wan2.2-i2v-a14b": ("Wan-AI/Wan2.2-I2V-A14B-Diffusers", "wan2.2-i2v-a14b"),
     "wan2.2-ti2v-5b": ("Wan-AI/Wan2.2-TI2V-5B-Diffusers", "wan2.2-ti2v-5b"),
     "ltx-video-13b-distilled": ("Lightricks/LTX-Video-0.9.8-13B-distilled", "ltx-video-distilled"),
-    "ltx-video-2b": ("Lightricks/LTX-Video", "ltx-video"),
+    # 0.9.5: the first 2B release trained for keyframe (first and last frame) conditioning; the
+    # root of Lightricks/LTX-Video is 0.9.0, which predates it.
+    "ltx-video-2b": ("Lightricks/LTX-Video-0.9.5", "ltx-video"),
     "ltx-2": ("Lightricks/LTX-2", "ltx-2"),
 }
 
@@ -78,14 +80,17 @@ def guess_kind(path: Path, info: dict[str, Any]) -> str:
     """The model kind a directory holds, from its pipeline class and transformer config."""
     cls, index = info["class"], info["index"]
     if cls.startswith("Wan"):
-        if "transformer_2" in info["components"]:
-            return "wan2.2-i2v-a14b"
         if index.get("expand_timesteps"):
             return "wan2.2-ti2v-5b"
         tcfg = _json(path / "transformer" / "config.json") if (path / "transformer").is_dir() else {}
+        if tcfg.get("in_channels") == 16:  # no image-condition channels (36 for I2V): text-to-video
+            raise ModelDirInvalid(f"{path} is a Wan text-to-video checkpoint ({cls}, 16 input channels); "
+                                  f"this engine runs the image-to-video ones")
+        if "transformer_2" in info["components"]:
+            return "wan2.2-i2v-a14b"
         return "wan2.1-flf2v" if tcfg.get("pos_embed_seq_len") else "wan2.1-i2v"
     if cls.startswith("LTX2"):
-        return "ltx-2"
+        return "ltx-2-distilled" if "distilled" in path.name.lower() else "ltx-2"
     if cls.startswith("LTX"):
         return "ltx-video-distilled" if "distilled" in path.name.lower() else "ltx-video"
     raise ModelDirInvalid(f"{path}: pipeline {cls} is not an image-to-video model this engine runs "
@@ -105,8 +110,21 @@ def add_model(registry_file: Path, name: str, path: Path, kind: str | None = Non
         raise ModelDirInvalid(f"{path} holds a {info['class']}, not a {kind} model ({want})")
     registry = read_registry(registry_file)
     registry[name] = {"path": str(path), "kind": kind, "pipeline": info["class"], "source": source}
+    if kind.startswith("wan2.1") and "480p" in f"{path.name} {source}".lower():
+        registry[name]["max_area"] = WAN_480P_AREA  # the 480P checkpoint: never run it at 720p area
     write_registry(registry_file, registry)
     return registry[name]
+
+
+def pull_patterns(index: dict[str, Any]) -> list[str]:
+    """What `models pull` downloads: model_index.json and the component folders it names.
+
+    Repositories such as Lightricks/LTX-Video and Lightricks/LTX-2 also hold 150+ GB of
+    single-file checkpoints at their root that the diffusers pipeline never reads.
+    """
+    components = sorted(k for k, v in index.items()
+                        if not k.startswith("_") and isinstance(v, list) and len(v) == 2 and v[0] is not None)
+    return ["model_index.json", *(f"{c}/*" for c in components)]
 
 
 def pull_model(registry_file: Path, name: str, dest_root: Path, kind: str | None = None) -> dict[str, str]:
@@ -124,7 +142,11 @@ def pull_model(registry_file: Path, name: str, dest_root: Path, kind: str | None
     local = name.replace("/", "--")
     dest = dest_root / local
     try:
-        snapshot_download(repo_id=repo, local_dir=str(dest))
+        from huggingface_hub import hf_hub_download
+
+        index = json.loads(Path(hf_hub_download(repo_id=repo, filename="model_index.json",
+                                                local_dir=str(dest))).read_text())
+        snapshot_download(repo_id=repo, local_dir=str(dest), allow_patterns=pull_patterns(index))
     except Exception as exc:  # offline, DNS, 401/404: all end the same way for the operator
         raise RuntimeError(
             f"could not download {repo} from the Hugging Face hub ({type(exc).__name__}: {exc}). "

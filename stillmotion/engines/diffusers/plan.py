@@ -8,25 +8,40 @@ size) are both here, so the mapping between them is in one place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from stillmotion.domain import GenerationSpec
-from stillmotion.engines.diffusers.kinds import ModelKind, get_kind, model_frames, model_size
+from stillmotion.engines.diffusers.kinds import WAN_480P_AREA, ModelKind, get_kind, model_frames, model_size
+from stillmotion.engines.diffusers.ltx2 import ltx2_generation
 from stillmotion.errors import GenerationFailed
+
+OUT_FPS = 24.0
+HD_AREA = 1280 * 720
+CACHES = ("none", "fbc", "taylorseer", "magcache")
 
 
 @dataclass(frozen=True)
 class RuntimeOptions:
-    """How the worker holds pipelines (from Settings): one warm pipeline per set of options."""
+    """How the worker holds pipelines (from Settings, some overridable per route).
 
-    device: str = "auto"
+    A route can change `compile` and `fp8` (they change the loaded pipeline, so they are part
+    of its key); attention, caches and VAE tiling are set per run on the warm pipeline.
+    """
+
+    device: str = "auto"  # auto = cuda:0 and nothing else: a host without CUDA refuses GPU work
     dtype: str = "auto"
-    compile: bool = False
+    compile: bool = False  # regional compile (compile_repeated_blocks) of the transformer(s)
     offload: str = "none"
-    vae_tiling: bool = False
+    vae_tiling: str = "auto"  # auto: tiles above 720p; "true" / "false"
+    attention: str = "auto"  # auto: the fastest installed backend for the card (speed.pick_attention)
+    fp8: bool = False  # FP8 weights through torchao (Hopper / Ada and later)
+    compile_backend: str = "inductor"
+    watchdog_s: float = 900.0  # a child silent this long while denoising is killed, its job released
+    load_watchdog_s: float = 3600.0  # ... while loading, compiling or warming up
 
 
 @dataclass(frozen=True)
@@ -45,7 +60,8 @@ class RunPlan:
     last_image: str | None
     width: int  # model size
     height: int
-    num_frames: int  # model frames
+    num_frames: int  # frames the model makes
+    end_frame: int  # the model frame that is the clip's last (LTX-2 start-end: the end image)
     steps: int
     guidance: float
     seed: int
@@ -54,11 +70,40 @@ class RunPlan:
     out_height: int
     out_frames: int
     duration: float
+    sigmas: tuple[float, ...] | None = None  # a distilled checkpoint's trained schedule
+    generation: str | None = None  # LTX-2: "2.0" | "2.3" | "2.5"
+    cache: str = "none"  # "fbc[:threshold]" | "taylorseer[:interval]" | "magcache" (with mag_ratios)
+    mag_ratios: tuple[float, ...] | None = None
+    vae_tiling: bool = False
+    warm_shapes: tuple[tuple[int, int, int], ...] = ()  # (width, height, frames) to compile for at load
 
     def describe(self) -> dict[str, Any]:
         """Facts for the job's metadata: what the model was actually asked for."""
-        return {"kind": self.key.kind, "model_size": [self.width, self.height], "model_frames": self.num_frames,
-                "steps": self.steps, "guidance": self.guidance, "seed": self.seed}
+        facts = {"kind": self.key.kind, "model_size": [self.width, self.height], "model_frames": self.num_frames,
+                 "steps": self.steps, "guidance": self.guidance, "seed": self.seed}
+        if self.generation:
+            facts["generation"] = self.generation
+        if self.cache != "none":
+            facts["cache"] = self.cache
+        return facts
+
+
+def checkpoint_max_area(path: str | Path, kind: ModelKind) -> int:
+    """The pixel area the checkpoint is trained for: Wan 2.1 480P checkpoints say so in their name."""
+    if kind.family == "wan" and "480p" in Path(path).name.lower():
+        return WAN_480P_AREA
+    return kind.max_area
+
+
+def _flag(value: Any, default: bool) -> bool:
+    return default if value is None else bool(value)
+
+
+def _cache(route: dict[str, Any]) -> str:
+    cache = str(route.get("cache") or "none")
+    if cache.split(":")[0] not in CACHES:
+        raise GenerationFailed(f"unknown cache {cache!r} in the route (one of {', '.join(CACHES)})")
+    return cache
 
 
 def make_plan(spec: GenerationSpec, route: dict[str, Any], options: RuntimeOptions) -> RunPlan:
@@ -68,45 +113,80 @@ def make_plan(spec: GenerationSpec, route: dict[str, Any], options: RuntimeOptio
     kind: ModelKind = get_kind(route["kind"])
     if spec.image_tail and not kind.start_end:
         raise GenerationFailed(f"{kind.name} cannot take an end frame")
+    path = str(route["path"])
+    options = replace(options, compile=_flag(route.get("compile"), options.compile),
+                      fp8=_flag(route.get("fp8"), options.fp8),
+                      attention=str(route.get("attention") or options.attention))
     schedule = kind.schedule(spec.mode)
-    width, height = model_size(spec.width, spec.height, kind, route.get("max_area"))
+    max_area = route.get("max_area") or checkpoint_max_area(path, kind)
+    width, height = model_size(spec.width, spec.height, kind, max_area)
+    num_frames = model_frames(spec.duration, kind)
+    end_frame = num_frames - 1
+    if kind.family == "ltx2" and spec.image_tail:
+        # LTX-2 conditions on latent indices: the last latent of an 8k+1 clip starts at pixel
+        # frame 8k-7, 7 frames (~0.3 s) before the end. Make 8 frames more and end the clip on
+        # the frame the end image sits on.
+        if num_frames + 8 > kind.max_frames:
+            num_frames -= 8
+        end_frame = num_frames
+        num_frames += 8
+    generation = ltx2_generation(path) if kind.family == "ltx2" else None
+    guidance = route.get("guidance")
+    if guidance is None:
+        guidance = schedule.guidance if kind.family != "ltx2" or kind.sigmas else _ltx2_default(generation)
+    vae_tiling = str(route.get("vae_tiling", options.vae_tiling)).lower()
+    tiles = width * height > HD_AREA if vae_tiling == "auto" else vae_tiling in ("true", "1", "yes")
     return RunPlan(
-        key=PipelineKey(str(route["path"]), kind.name, options),
+        key=PipelineKey(path, kind.name, options),
         prompt=spec.prompt,
-        negative_prompt=route.get("negative_prompt", kind.negative_prompt),
+        negative_prompt=route.get("negative_prompt") or kind.negative_prompt,
         image=spec.image,
         last_image=spec.image_tail,
         width=width,
         height=height,
-        num_frames=model_frames(spec.duration, kind),
-        steps=int(route.get("steps") or schedule.steps),
-        guidance=float(route["guidance"]) if route.get("guidance") is not None else schedule.guidance,
+        num_frames=num_frames,
+        end_frame=end_frame,
+        steps=len(kind.sigmas) if kind.sigmas else int(route.get("steps") or schedule.steps),
+        guidance=float(guidance),
         seed=spec.seed,
         frame_rate=kind.fps,
         out_width=spec.width,
         out_height=spec.height,
         out_frames=spec.num_frames,
         duration=float(spec.duration),
+        sigmas=kind.sigmas,
+        generation=generation,
+        cache=_cache(route),
+        mag_ratios=tuple(route["mag_ratios"]) if route.get("mag_ratios") else None,
+        vae_tiling=tiles,
+        warm_shapes=tuple(tuple(s) for s in route.get("warm_shapes") or ()),  # type: ignore[misc]
     )
 
 
-def time_positions(n_out: int, n_model: int) -> np.ndarray:
-    """Where each output frame falls among the model's frames: first on first, last on last.
+def _ltx2_default(generation: str | None) -> float:
+    from stillmotion.engines.diffusers.ltx2 import GUIDANCE
 
-    Stretching the model's span over the output keeps a start-end clip's last frame on the
-    end image, whatever frame rate the model was trained at.
+    return float(GUIDANCE[generation or "2.0"]["guidance"])
+
+
+def frame_indices(n_out: int, n_model: int, model_fps: float, *, end_frame: int | None = None,
+                  keep_end: bool = False, out_fps: float = OUT_FPS) -> np.ndarray:
+    """The model frame shown as each output frame: the nearest in time, never a blend.
+
+    At equal rates this is 1:1; from 16 fps it is a 2:3-style pulldown (each model frame shown
+    once or twice). `keep_end` puts the last output frame exactly on `end_frame` (a start-end
+    clip must end on its end image).
     """
-    if n_out <= 1 or n_model <= 1:
-        return np.zeros(max(n_out, 1))
-    return np.arange(n_out) * ((n_model - 1) / (n_out - 1))
+    last = n_model - 1 if end_frame is None else min(end_frame, n_model - 1)
+    idx = np.floor(np.arange(n_out) * (model_fps / out_fps) + 0.5).astype(np.int64)
+    idx = np.minimum(idx, last)
+    if keep_end and n_out > 1:
+        idx[-1] = last
+    return idx
 
 
-def resample_frame(frames: np.ndarray, pos: float) -> np.ndarray:
-    """Frame at fractional position `pos` of (N, H, W, 3) float frames in [0, 1], as uint8."""
-    i = int(np.floor(pos))
-    j = min(i + 1, len(frames) - 1)
-    w = float(pos - i)
-    frame = frames[i] if w < 1e-6 else frames[i] * (1 - w) + frames[j] * w
+def to_uint8(frame: np.ndarray) -> np.ndarray:
+    """A float frame in [0, 1] as uint8 RGB."""
     return (np.clip(frame, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
 
 

@@ -67,7 +67,8 @@ guidance = 1.0
 steps = 2
 max_area = 1024
 ''')
-    svc = Service(root / "data", STILLMOTION_ROUTES_FILE=str(routes), STILLMOTION_ENGINES="motion,diffusers")
+    svc = Service(root / "data", STILLMOTION_ROUTES_FILE=str(routes), STILLMOTION_ENGINES="motion,diffusers",
+                  STILLMOTION_GPU_DEVICE="cpu")
     yield svc
     svc.stop()
 

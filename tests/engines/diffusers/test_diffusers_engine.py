@@ -12,6 +12,7 @@ from stillmotion.domain import GenerationSpec
 from stillmotion.engines.base import RenderContext
 from stillmotion.engines.diffusers import DiffusersEngine
 from stillmotion.engines.diffusers.models import ModelDirInvalid, add_model, inspect_dir, read_registry
+from stillmotion.engines.diffusers.plan import RuntimeOptions
 from stillmotion.errors import Canceled, GenerationFailed
 
 from motion_support import save_png, textured
@@ -21,7 +22,7 @@ KINDS = ["wan2.1-i2v", "wan2.1-flf2v", "wan2.2-i2v-a14b", "wan2.2-ti2v-5b", "ltx
 
 @pytest.fixture(scope="module")
 def engine() -> DiffusersEngine:
-    eng = DiffusersEngine()
+    eng = DiffusersEngine(RuntimeOptions(device="cpu"))
     yield eng
     eng.close()
 
@@ -44,7 +45,8 @@ def route(path: Path, kind: str, **extra: object) -> dict:
 
 
 def render(engine: DiffusersEngine, s: GenerationSpec, metadata: dict, **ctx_kw) -> tuple[list, RenderContext]:
-    ctx = RenderContext(metadata=dict(metadata), **ctx_kw)
+    ctx = RenderContext(route=metadata.get("route"), metadata={k: v for k, v in metadata.items() if k != "route"},
+                        **ctx_kw)
     return list(engine.frames(s, ctx)), ctx
 
 

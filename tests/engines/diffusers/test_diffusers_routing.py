@@ -13,7 +13,7 @@ import pytest
 
 from stillmotion.catalog import get_model
 from stillmotion.engines.diffusers.kinds import get_kind, model_frames, model_size
-from stillmotion.engines.diffusers.plan import fit_audio, time_positions
+from stillmotion.engines.diffusers.plan import fit_audio, frame_indices
 from stillmotion.errors import FieldInvalid
 from stillmotion.routing import Router, load_routes, route_request
 
@@ -84,8 +84,8 @@ def test_frame_counts_and_sizes_the_models_accept():
     assert model_size(1280, 720, wan) == (1280, 720) and model_size(1920, 1080, wan) == (1280, 720)
     assert model_size(1280, 720, ti2v) == (1280, 704)  # multiples of 32: its native 1280x704
     assert model_size(960, 540, ltx, max_area=64 * 48) == (64, 32)
-    pos = time_positions(120, 81)
-    assert pos[0] == 0 and pos[-1] == 80 and np.all(np.diff(pos) > 0)  # last output frame = last model frame
+    pos = frame_indices(120, 81, 16, keep_end=True)
+    assert pos[0] == 0 and pos[-1] == 80 and np.all(np.diff(pos) >= 0)  # last output frame = last model frame
     audio = fit_audio(np.ones((100, 2), np.float32), 100, 2.0)
     assert audio.shape == (200, 2) and audio[150:].max() == 0
 
