@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import update
 
 from stillmotion.errors import Conflict, CreditInsufficient
-from stillmotion.jobs import ClaimRules, Database, Job, JobFilter, JobStatus, NewJob
+from stillmotion.jobs import ClaimRules, Database, FailureCode, JobFilter, JobStatus
 from tests.helpers import race
 
 from .support import Clock, bug_on, must, new_job
@@ -126,7 +126,7 @@ def test_a_failed_run_refunds_a_metered_key(db: Database) -> None:
     key = db.accounts.add_key("metered", "h1", balance=Decimal("1.00"))
     job = db.jobs.create(new_job(owner=key, amount=Decimal("0.40")))
     must(db.jobs.claim("w", 30, ("motion",), ClaimRules()))
-    assert db.jobs.fail(job.id, "w", "GenerationFailure", "no")  # type: ignore[arg-type]
+    assert db.jobs.fail(job.id, "w", FailureCode.GENERATION_FAILURE, "no")
     assert db.accounts.balance(key) == Decimal("1.00")
 
 
@@ -147,7 +147,7 @@ def test_concurrent_creates_never_overdraw(open_db: Callable[..., Database]) -> 
     assert len(dbs[0].accounts.ledger(key)) == 6
 
 
-def test_idempotency_key_replays_and_conflicts(db: Database, clock: Clock) -> None:
+def test_idempotency_key_replays_and_conflicts(db: Database) -> None:
     first = db.jobs.create(new_job(owner="o", idempotency_key="k1", request_hash="h"))
     again = db.jobs.create(new_job(owner="o", idempotency_key="k1", request_hash="h"))
     assert again == first and len(db.accounts.ledger("o")) == 1
