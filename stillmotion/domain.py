@@ -1,4 +1,5 @@
-"""Plain value types shared by every layer: the job, its status and the generation spec.
+"""Plain value types of a generation: the stored inputs and the engine-neutral spec
+(the job and its status live in `stillmotion.jobs`).
 
 The spec is engine-neutral: it says what to make (frames, size, seed, images, camera and
 audio intent) and nothing about wire formats, so any engine can serve any dialect.
@@ -8,26 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal
-from enum import IntEnum
 from typing import Any
 
 FPS = 24
-
-
-class JobStatus(IntEnum):
-    """Numbered as the job dialect numbers them on the wire."""
-
-    QUEUED = 0
-    PROCESSING = 1
-    SUCCEEDED = 2
-    FAILED = 3
-    CANCELED = 4
-
-    @property
-    def final(self) -> bool:
-        return self >= JobStatus.SUCCEEDED
 
 
 @dataclass(frozen=True)
@@ -115,55 +99,3 @@ def _plain(obj: Any) -> dict[str, Any]:
         else:
             return dataclasses.asdict(obj)
     return out
-
-
-@dataclass(frozen=True)
-class Job:
-    """A job as stored; dialects shape it into their own wire bodies."""
-
-    id: str
-    owner: str
-    model: str
-    dialect: str
-    status: JobStatus
-    progress: int
-    amount: Decimal
-    refunded: bool
-    args: dict[str, Any]
-    spec: dict[str, Any]
-    seed: int
-    created_at: datetime
-    attempts: int = 0
-    eta: int | None = None
-    callback_url: str | None = None
-    error_code: str | None = None
-    error_message: str | None = None
-    result: dict[str, Any] | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    off_peak: bool = False
-    engine: str = "motion"
-
-    @classmethod
-    def from_fields(cls, **fields: Any) -> Job:
-        """A Job from every one of its fields, without the frozen `__init__` (one
-        `object.__setattr__` per field): the sqlite3 fast paths build one per read and create.
-        Every field must be given (tests/store/test_store_fastread.py and test_store_fastwrite.py
-        compare such Jobs with `__init__`-built ones field by field)."""
-        if fields.keys() != _JOB_FIELDS:
-            raise TypeError(f"Job.from_fields needs every field: {sorted(_JOB_FIELDS ^ fields.keys())}")
-        job = object.__new__(cls)
-        job.__dict__.update(fields)
-        return job
-
-    def with_eta(self, eta: int | None) -> Job:
-        """`dataclasses.replace(self, eta=eta)` without running `__init__` over every field again
-        (every query of a queued job makes one)."""
-        job = object.__new__(Job)
-        job.__dict__.update(self.__dict__)
-        job.__dict__["eta"] = eta
-        return job
-
-
-_JOB_FIELDS = frozenset(f.name for f in dataclasses.fields(Job))
