@@ -151,11 +151,6 @@ class Worker:
                 result, metadata = self.render(job, run)
             finally:
                 run.finished.set()
-            state = "succeeded"
-            if not self._final_write(lambda: self.db.jobs.finish(job.id, self.id, result, metadata)):
-                log.warning("job %s finished but its lease was lost; result dropped", job.id)
-                if self.db.jobs.status(job.id) == JobStatus.CANCELED:  # canceled at the last frame
-                    shutil.rmtree(self.artifacts.path(f"outputs/{job.id}"), ignore_errors=True)
         except Canceled:
             state = "canceled" if run.canceled else "released"
             if run.canceled:  # canceled and refunded by the user's request: leave no files
@@ -169,6 +164,12 @@ class Worker:
         except Exception as exc:  # an engine bug: retried by policy, then failed visibly
             log.exception("job %s crashed", job.id)
             self._failed(job, FailureCode.ENGINE_CRASHED, f"{type(exc).__name__}: {exc}")
+        else:  # a final write that keeps failing propagates: the lease returns the job, video kept
+            state = "succeeded"
+            if not self._final_write(lambda: self.db.jobs.finish(job.id, self.id, result, metadata)):
+                log.warning("job %s finished but its lease was lost; result dropped", job.id)
+                if self.db.jobs.status(job.id) == JobStatus.CANCELED:  # canceled at the last frame
+                    shutil.rmtree(self.artifacts.path(f"outputs/{job.id}"), ignore_errors=True)
         finally:
             run.finished.set()
             beat.join(timeout=5)

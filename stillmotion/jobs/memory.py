@@ -18,6 +18,7 @@ from typing import Any
 from uuid import uuid4
 
 from ..errors import Conflict, CreditInsufficient
+from .money import as_utc, from_micros, to_micros
 from .policy import ClaimRules, RetryPolicy
 from .records import Delivery, Job, JobFilter, KeyRecord, LedgerLine, NewJob, ReapResult, deliveries_for
 from .states import OPEN, FailureCode, JobStatus
@@ -82,8 +83,10 @@ class MemoryJobs:
 
     def create(self, new: NewJob) -> Job:
         s = self._s
-        if new.amount < 0:
+        amount = from_micros(to_micros(new.amount))  # refused and written as SQL's Money column does
+        if amount < 0:
             raise ValueError("a job's amount cannot be negative")
+        new = dataclasses.replace(new, amount=amount)
         with s.lock:
             now = s.clock()
             if new.idempotency_key:
@@ -414,12 +417,12 @@ class MemoryAccounts:
 
     def ledger(self, owner: str, limit: int | None = None) -> list[LedgerLine]:
         lines = [line for line in self._s.ledger if line.owner == owner]
-        return lines[-limit:] if limit is not None else lines
+        return lines if limit is None else lines[len(lines) - min(limit, len(lines)):]
 
     def ledger_total(self, owner: str) -> Decimal:
-        total = sum((-l.amount if l.kind == "refund" else l.amount for l in self._s.ledger if l.owner == owner),
-                    Decimal(0))
-        return total if total else Decimal("0.00")
+        micros = sum(to_micros(l.amount) * (-1 if l.kind == "refund" else 1)
+                     for l in self._s.ledger if l.owner == owner)
+        return from_micros(micros)
 
 
 class MemoryOutbox:
@@ -446,6 +449,8 @@ class MemoryOutbox:
         next_attempt_at: datetime | None,
     ) -> bool:
         s = self._s
+        if next_attempt_at is not None:
+            next_attempt_at = as_utc(next_attempt_at)
         with s.lock:
             entry = s.deliveries.get(delivery_id)
             if entry is None or entry[0].status != "pending":

@@ -15,39 +15,15 @@ from sqlalchemy import BigInteger, DateTime, SmallInteger
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from ..jobs.money import as_utc, from_micros, to_micros
 from ..jobs.states import JobStatus
 
-MICROS = 1_000_000
-_TWO_PLACES = Decimal("0.01")
+__all__ = ["Money", "StatusCode", "UTCDateTime", "as_utc", "from_micros", "to_micros", "utcnow"]
+
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def as_utc(value: datetime) -> datetime:
-    """Aware UTC from any datetime; a naive one is taken to be UTC already."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-def to_micros(amount: Decimal | int) -> int:
-    """Exact micro-dollars; refuses floats and sub-micro fractions instead of rounding."""
-    if isinstance(amount, bool) or not isinstance(amount, (Decimal, int)):
-        raise TypeError(f"money must be a Decimal or int, not {type(amount).__name__}")
-    micros = Decimal(amount).scaleb(6)
-    if not micros.is_finite() or micros != micros.to_integral_value():
-        raise ValueError(f"money amount {amount} is not a whole number of micro-dollars")
-    return int(micros)
-
-
-def from_micros(micros: int | Decimal) -> Decimal:
-    """A Decimal with at least two places ("0.60", "0.032"), the way prices are written."""
-    value = (Decimal(int(micros)) / MICROS).normalize()
-    if value.as_tuple().exponent > -2:  # type: ignore[operator]
-        value = value.quantize(_TWO_PLACES)
-    return value
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -119,10 +119,11 @@ class SqlJobs:
             return [job_from_row(row) for row in conn.execute(stmt)]
 
     def position(self, job: Job) -> int | None:
+        """Read with the job's current row, so a copy read before its claim gets None."""
         if job.status != JobStatus.QUEUED:
             return None
         with read_tx(self._engine) as conn:
-            return queue.position_of(conn, job.id, job.engine, job.off_peak, job.created_at)
+            return queue.queue_position(conn, job.id)
 
     # -- the run ----------------------------------------------------------------------------
 

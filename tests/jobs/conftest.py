@@ -54,7 +54,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
-    """memory | sqlite | postgresql (tests narrow it with `only_on` or `bug_on`)."""
+    """memory | sqlite | postgresql (tests narrow it with `only_on`)."""
     return str(request.param)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -62,17 +62,6 @@ class Clock:
             self.fake.advance(seconds + 0.001)
         else:
             time.sleep(seconds + 0.05)
-
-
-def bug_on(backends: Iterable[str], reason: str) -> pytest.MarkDecorator:
-    """Run on every backend, marking a known core bug on `backends` as a strict xfail
-    (see /work/notes/core-bugs.md): the test starts passing there once the bug is fixed."""
-    bad = set(backends)
-    params = [
-        pytest.param(b, id=b, marks=pytest.mark.xfail(strict=True, reason=reason) if b in bad else ())
-        for b in BACKENDS
-    ]
-    return pytest.mark.parametrize("backend", params, indirect=True)
 
 
 def only_on(*backends: str) -> pytest.MarkDecorator:

@@ -14,12 +14,8 @@ from stillmotion.errors import Conflict, CreditInsufficient
 from stillmotion.jobs import ClaimRules, Database, FailureCode, JobFilter, JobStatus
 from tests.helpers import race
 
-from .support import Clock, bug_on, must, new_job
+from .support import Clock, must, new_job
 
-MEMORY_MONEY = (
-    "memory.py MemoryJobs.create accepts floats and sub-micro-dollar amounts that SQL refuses "
-    "(see /work/notes/core-bugs.md)"
-)
 
 
 def is_utc(value: datetime | None) -> bool:
@@ -90,7 +86,6 @@ def test_money_is_exact_and_summed(db: Database) -> None:
     assert db.accounts.ledger("owner-1") == []
 
 
-@bug_on(["memory"], MEMORY_MONEY)
 def test_amounts_are_whole_micro_dollars_written_with_two_places(db: Database) -> None:
     plain = db.jobs.create(new_job(owner="m", amount=Decimal("1")))
     assert str(plain.amount) == "1.00" and str(must(db.jobs.get(plain.id)).amount) == "1.00"
@@ -243,7 +238,6 @@ def test_ledger_is_oldest_first_and_limit_keeps_the_newest(db: Database) -> None
     assert str(db.accounts.ledger_total("nobody")) == "0.00"
 
 
-@bug_on(["memory"], "memory.py MemoryAccounts.ledger: limit=0 returns every line (see core-bugs.md)")
 def test_ledger_limit_zero_is_empty(db: Database) -> None:
     db.jobs.create(new_job(owner="z"))
     assert db.accounts.ledger("z", limit=0) == []

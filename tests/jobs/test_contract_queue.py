@@ -9,7 +9,7 @@ from decimal import Decimal
 from stillmotion.jobs import ClaimRules, Database, FailureCode, Job, JobStatus, RetryPolicy
 from tests.helpers import race
 
-from .support import LEASE, SQL_BACKENDS, Clock, bug_on, must
+from .support import LEASE, Clock, must
 from .support import new_job as _new
 
 ANY = ClaimRules()
@@ -326,7 +326,6 @@ def test_position(db: Database, make_job: Callable[..., Job]) -> None:
     assert [db.jobs.position(j) for j in (b, off)] == [0, 1]
 
 
-@bug_on(SQL_BACKENDS, "store/jobs.py SqlJobs.position counts for a job no longer queued (see core-bugs.md)")
 def test_position_of_a_job_claimed_since_it_was_read_is_none(db: Database, make_job: Callable[..., Job]) -> None:
     ahead = make_job()
     read = make_job()  # a reader holds this copy, status queued ...

@@ -382,8 +382,6 @@ def test_the_worker_loop_survives_repository_errors(
     assert ledger_kinds(db, made) == ["charge"]
 
 
-@pytest.mark.xfail(strict=True, reason="worker.py:155-171: a finish that keeps failing is taken for an engine "
-                   "crash and retried by policy (see /work/notes/core-bugs.md)")
 def test_a_final_write_that_keeps_failing_leaves_the_job_to_the_reaper(
     db: MemoryDatabase, clock: FakeClock, settings: Settings, artifacts: ArtifactStore,
     make_job: Callable[..., Job], monkeypatch: pytest.MonkeyPatch,
