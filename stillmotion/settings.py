@@ -80,7 +80,11 @@ class Settings(BaseSettings):
     gpu_dtype: str = "auto"  # auto (bf16 on GPU, fp32 on CPU) | bf16 | fp16 | fp32
     gpu_compile: bool = False  # torch.compile the transformer(s): slow first job, faster steps
     gpu_offload: str = "none"  # none | model | sequential: CPU offload for small GPUs
-    gpu_vae_tiling: bool = False  # decode in tiles: less memory at 720p and above
+    gpu_vae_tiling: str = "auto"  # auto (tiles above 720p) | true | false: decode in tiles, less memory
+    gpu_attention: str = "auto"  # attention backend; auto: the fastest installed for the card (docs/gpu.md)
+    gpu_fp8: bool = False  # FP8 weights through torchao (Hopper / Ada and later)
+    gpu_watchdog_s: float = 900.0  # a model process silent this long while denoising is killed, its job released
+    gpu_load_watchdog_s: float = 3600.0  # ... while loading, compiling or warming up
     log_level: str = "info"
 
     @classmethod

@@ -13,10 +13,10 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from stillmotion.engines.diffusers.kinds import get_kind
+from stillmotion.engines.diffusers.models import weights_present
 from stillmotion.engines.diffusers.plan import RuntimeOptions
 
 _PROBE = """
@@ -82,10 +82,6 @@ def _gpu_for(device: str, info: GpuInfo) -> tuple[str, float | None, str | None]
     return f"cuda:{index}", float(info.gpus[index]["memory_gib"]), None
 
 
-def _present(path: str) -> bool:
-    return (Path(path) / "model_index.json").is_file()
-
-
 def host_capability(routes: Iterable[Any], options: RuntimeOptions, *, gpu: GpuInfo | None = None,
                     probe: Callable[[], GpuInfo] = probe_gpus, warm: str | None = None) -> Capability:
     """The weights among `routes` (Route objects or route dicts) this host can serve.
@@ -105,7 +101,7 @@ def host_capability(routes: Iterable[Any], options: RuntimeOptions, *, gpu: GpuI
         path = str(data["path"])
         if problem:
             refused[path] = problem
-        elif not _present(path):
+        elif not weights_present(path):
             refused[path] = "weights not on this host"
         elif memory is not None and options.offload == "none" and memory < _needs_gib(data["kind"], options):
             refused[path] = f"needs ~{_needs_gib(data['kind'], options):g} GiB, {device} has {memory:g}"

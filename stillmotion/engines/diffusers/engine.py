@@ -9,7 +9,6 @@ denoising step and streams the frames the child sends back.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +16,7 @@ import numpy as np
 from stillmotion.domain import GenerationSpec
 from stillmotion.engines.base import RenderContext
 from stillmotion.engines.diffusers.errors import WeightsUnavailable
+from stillmotion.engines.diffusers.models import weights_present
 from stillmotion.engines.diffusers.plan import RuntimeOptions, make_plan
 from stillmotion.engines.diffusers.runner import ChildRunner, child_main, release_runner, shared_runner
 from stillmotion.errors import GenerationFailed
@@ -25,18 +25,10 @@ DENOISE_SHARE = 0.9  # of a run's progress; decoding and streaming frames make t
 
 
 def options_from_settings(settings: Any) -> RuntimeOptions:
-    """RuntimeOptions from Settings. Fields Settings does not have yet keep their defaults."""
-    defaults = RuntimeOptions()
-    vae_tiling = getattr(settings, "gpu_vae_tiling", defaults.vae_tiling)
-    if isinstance(vae_tiling, bool):
-        vae_tiling = "true" if vae_tiling else "auto"  # false meant "not forced": 1080p still tiles
     return RuntimeOptions(
         device=settings.gpu_device, dtype=settings.gpu_dtype, compile=settings.gpu_compile,
-        offload=settings.gpu_offload, vae_tiling=str(vae_tiling),
-        attention=getattr(settings, "gpu_attention", defaults.attention),
-        fp8=getattr(settings, "gpu_fp8", defaults.fp8),
-        watchdog_s=getattr(settings, "gpu_watchdog_s", defaults.watchdog_s),
-        load_watchdog_s=getattr(settings, "gpu_load_watchdog_s", defaults.load_watchdog_s),
+        offload=settings.gpu_offload, vae_tiling=settings.gpu_vae_tiling, attention=settings.gpu_attention,
+        fp8=settings.gpu_fp8, watchdog_s=settings.gpu_watchdog_s, load_watchdog_s=settings.gpu_load_watchdog_s,
     )
 
 
@@ -66,7 +58,7 @@ class DiffusersEngine:
         if route is None:
             raise GenerationFailed("job has no diffusers route")
         plan = make_plan(spec, route, self.options)
-        if not (Path(plan.key.path) / "model_index.json").is_file():
+        if not weights_present(plan.key.path):
             # Another host may hold these weights: give the job back rather than fail it for good.
             raise WeightsUnavailable(f"weights {plan.key.path} are not on this host")
         facts: dict[str, Any] = {**plan.describe(), "engine": self.name}

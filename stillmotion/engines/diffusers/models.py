@@ -57,12 +57,17 @@ def _json(path: Path) -> dict[str, Any]:
         raise ModelDirInvalid(f"{path} is unreadable: {exc}") from None
 
 
+def weights_present(path: str | Path) -> bool:
+    """Whether a diffusers pipeline directory is on this host (its model_index.json is)."""
+    return (Path(path) / "model_index.json").is_file()
+
+
 def inspect_dir(path: Path) -> dict[str, Any]:
     """The pipeline class and components of a diffusers directory; ModelDirInvalid if it is not one."""
     if not path.is_dir():
         raise ModelDirInvalid(f"{path} is not a directory")
     index_file = path / "model_index.json"
-    if not index_file.is_file():
+    if not weights_present(path):
         raise ModelDirInvalid(f"{path} has no model_index.json: not a diffusers pipeline directory")
     index = _json(index_file)
     cls = index.get("_class_name")
