@@ -241,10 +241,10 @@ class JobService:
                 self._run_stats = (time.monotonic(), mean_s, parallel)
             return mean_s, parallel
 
-    def watch(self, owner: str, job_ids: list[str]) -> dict[str, tuple[Job, int | None]]:
-        """Many of this owner's jobs in one read, placed (the live event streams' shared poll)."""
-        found = self.db.jobs.watch(job_ids)
-        return {i: self.placed(job) for i, job in found.items() if job.owner == owner}
+    def watch(self, job_ids: list[str]) -> dict[str, tuple[Job, int | None]]:
+        """Many jobs in one read, placed (the live event streams' shared poll; each stream
+        checks its job's owner)."""
+        return {i: self.placed(job) for i, job in self.db.jobs.watch(job_ids).items()}
 
     def cancel(self, owner: str, job_id: Any) -> Job:
         """Cancel and refund; a queued job at once, a running one as its worker notices (its

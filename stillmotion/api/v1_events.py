@@ -65,16 +65,11 @@ class JobWatch:
             await asyncio.sleep(POLL_S)
 
     async def _tick(self) -> None:
-        by_owner: dict[str, set[str]] = {}
-        for s in self.streams:
-            by_owner.setdefault(s.owner, set()).add(s.job_id)
-        seen = {
-            who: await anyio.to_thread.run_sync(self.service.watch, who, sorted(ids))
-            for who, ids in by_owner.items()
-        }
+        ids = sorted({s.job_id for s in self.streams})
+        seen = await anyio.to_thread.run_sync(self.service.watch, ids)
         for s in list(self.streams):
-            placed = seen.get(s.owner, {}).get(s.job_id)
-            if placed is not None:
+            placed = seen.get(s.job_id)
+            if placed is not None and placed[0].owner == s.owner:
                 s.latest = placed
                 s.changed.set()
 
