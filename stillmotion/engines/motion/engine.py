@@ -58,8 +58,8 @@ def _defaults() -> tuple[str | None, int]:
 class MotionEngine:
     """CPU engine: no weights needed, deterministic for a given spec.
 
-    With only ``spec.image``: the prompt's motion plan (plan.py) rendered over depth layers
-    (scene.py, parallax.py), with procedural effects (effects.py) and the optional style
+    With only ``spec.image``: the prompt's motion plan (plan.py) rendered as one continuous depth-driven warp
+    (scene.py, depthwarp.py), with procedural effects (effects.py) and the optional style
     (style.py). With ``spec.image_tail`` too: a bidirectional-flow morph (morph.py), with the
     prompt's camera move as a rise-and-settle overlay so both end frames stay exact.
     ``spec.mode`` picks a quality/speed profile (modes.py). ``depth_model_dir``: a local
@@ -123,12 +123,11 @@ class MotionEngine:
         }
         ctx.metadata["camera"] = _camera_summary(scene.plan)
         renderer = scene.renderer
-        background = renderer.disparities[0]
 
         def render(t: float) -> np.ndarray:
             rgba = renderer.frame_rgba(t)
             if effects.names:
-                effects.apply(rgba, t, layer_matrix(scene.plan.state(t), background, size, renderer.pivot))
+                effects.apply(rgba, t, renderer.background_matrix(t))
             return cv2.cvtColor(rgba, cv2.COLOR_RGBA2RGB)
 
         return render
