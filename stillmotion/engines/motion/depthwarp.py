@@ -2,7 +2,8 @@
 
 Every output pixel shows the canvas point that the camera state maps it to at that point's
 own disparity (parallax.source_points). The disparity the warp reads is the estimate made
-smooth (a Gaussian of SMOOTH_SHARE of the canvas) and pulled towards the subject's disparity
+smooth (a Gaussian as wide as the move needs to keep its stretch bounded, within
+SMOOTH_MIN..SMOOTH_MAX of the canvas) and pulled towards the subject's disparity
 by the parallax fraction the estimate earns (trust.py): a depth edge becomes a narrow band
 where the far side stretches a little and the near side slides over it, so a wrong depth edge
 bends the picture slightly instead of cutting it into offset pieces, and nothing is ever
@@ -30,10 +31,10 @@ from stillmotion.engines.motion.parallax import PROBE_TIMES, has_parallax, layer
 from stillmotion.engines.motion.plan import MotionPlan
 from stillmotion.engines.motion.resample import supersample
 from stillmotion.engines.motion.threads import Scratch
-from stillmotion.engines.motion.trust import edge_agreement, stretch_scale, trust_scale
+from stillmotion.engines.motion.trust import MAX_STRETCH, edge_agreement, stretch_scale, trust_scale
 
 WARP_DEPTH_SIDE = 256  # longest side of the smooth disparity the warp reads
-SMOOTH_SHARE = 0.02  # Gaussian sigma of that disparity, as a share of its longer side
+SMOOTH_MIN, SMOOTH_MAX = 0.015, 0.06  # Gaussian sigma of that disparity, as shares of the canvas's longer side
 FAR_PERCENTILE = 10  # the disparity effect regions (sky, water) are taken to move with
 
 
@@ -73,12 +74,15 @@ def warp_depth(canvas: np.ndarray, disparity: np.ndarray, source: str, plan: Mot
     h, w = disparity.shape[:2]
     s = min(1.0, WARP_DEPTH_SIDE / max(h, w))
     small = cv2.resize(disparity.astype(np.float32), (max(8, round(w * s)), max(8, round(h * s))), interpolation=cv2.INTER_AREA)
-    smooth = cv2.GaussianBlur(small, (0, 0), max(1.0, SMOOTH_SHARE * max(small.shape)))
     agreement = edge_agreement(canvas, disparity)
     trust = trust_scale(agreement, source)
+    reach = parallax_reach(plan, size, pivot) if has_parallax(plan) else 0.0
+    # a unit depth step smoothed by sigma has slope 1 / (2.5 sigma): wide enough for the trusted move
+    sigma = float(np.clip(trust * reach / (2.5 * MAX_STRETCH), SMOOTH_MIN * max(h, w), SMOOTH_MAX * max(h, w)))
+    smooth = cv2.GaussianBlur(small, (0, 0), max(1.0, sigma * s))
     grad = cv2.magnitude(cv2.Sobel(smooth, cv2.CV_32F, 1, 0), cv2.Sobel(smooth, cv2.CV_32F, 0, 1)) / 8.0
     per_canvas_px = float(grad.max()) * small.shape[1] / w  # disparity change per canvas pixel
-    limit = stretch_scale(per_canvas_px, parallax_reach(plan, size, pivot)) if has_parallax(plan) else 1.0
+    limit = stretch_scale(per_canvas_px, reach) if reach > 0 else 1.0
     scale = min(trust, limit)
     field = (np.float32(pivot) + np.float32(scale) * (smooth - np.float32(pivot))).astype(np.float32)
     return WarpDepth(field, scale, agreement, trust, limit)
