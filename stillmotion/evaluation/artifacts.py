@@ -33,6 +33,9 @@ ALLOWED_SHIFT = 0.6  # working px of flow error tolerated on an edge
 NOISE_FLOOR = 14.0  # grey levels of difference always tolerated (encoding, resampling)
 WOBBLE_PX = 0.45  # working px of flow deviation from its smooth self counted as wobble
 WOBBLE_SIGMA = 6.0  # working px: the scale below which the flow of a camera move has no detail
+MISALIGN_PX = 0.4  # local RMS misalignment (working px) counted as a defect...
+MISALIGN_WINDOW = 9  # ...over windows this wide
+NOISE_RMS = 4.0  # grey levels of difference expected anywhere (encoding, resampling)
 TEXTURE = 12.0  # grey levels per px of gradient for the flow to be trusted (wobble test)
 UNSOURCED_EDGE = 10.0  # gradient of structure in a margin with no source
 EDGE_ZONE = 4  # working px along the reference's border where flow is not trusted (neither judged)
@@ -116,7 +119,15 @@ class ArtifactScorer:
         pred_grad = cv2.remap(self.ref_grad, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         gf = g.astype(np.float32)
         resid = cv2.absdiff(gf, pred)
-        residual = inside & (resid > NOISE_FLOOR + ALLOWED_SHIFT * np.maximum(pred_grad, _gradient(gf)))
+        edge = np.maximum(pred_grad, _gradient(gf))
+        # local misalignment in px: residual energy over edge energy in a window (Lucas-Kanade's
+        # error estimate); a ripple or a sliver offset by a pixel shows here before any single
+        # pixel's difference stands out
+        win = (MISALIGN_WINDOW, MISALIGN_WINDOW)
+        r2 = cv2.boxFilter(resid * resid, -1, win)
+        g2 = cv2.boxFilter(edge * edge, -1, win)
+        misaligned = (r2 - NOISE_RMS**2 > MISALIGN_PX**2 * g2) & (g2 > TEXTURE**2)
+        residual = inside & ((resid > NOISE_FLOOR + ALLOWED_SHIFT * edge) | misaligned)
         smooth = cv2.GaussianBlur(flow, (0, 0), WOBBLE_SIGMA)
         bend = cv2.magnitude(flow[..., 0] - smooth[..., 0], flow[..., 1] - smooth[..., 1])
         wobble = inside & (bend > WOBBLE_PX) & (pred_grad > TEXTURE)
@@ -151,3 +162,6 @@ def artifact_score(frames: Iterable[np.ndarray], *, reference: np.ndarray | None
         score=shares[k], worst_frame=indices[k], mean=float(np.mean(shares)), residual=kinds[k]["residual"],
         wobble=kinds[k]["wobble"], unsourced=kinds[k]["unsourced"], sampled=len(shares), per_frame=shares,
     )
+
+
+VIEWER_BOUND = 0.01  # scores above this showed defects a viewer rejects (planted and torn clips: docs/evaluation.md)
