@@ -31,14 +31,15 @@ import numpy as np
 WORK_SIDE = 480
 ALLOWED_SHIFT = 0.6  # working px of flow error tolerated on an edge
 NOISE_FLOOR = 14.0  # grey levels of difference always tolerated (encoding, resampling)
-WOBBLE_PX = 0.45  # working px of flow deviation from its smooth self counted as wobble
+WOBBLE_PX = 0.6  # working px of flow deviation from its smooth self counted as wobble
 WOBBLE_SIGMA = 6.0  # working px: the scale below which the flow of a camera move has no detail
-MISALIGN_PX = 0.4  # local RMS misalignment (working px) counted as a defect...
+MISALIGN_PX = 0.35  # local RMS misalignment (working px) counted as a defect...
 MISALIGN_WINDOW = 9  # ...over windows this wide
 NOISE_RMS = 4.0  # grey levels of difference expected anywhere (encoding, resampling)
 TEXTURE = 12.0  # grey levels per px of gradient for the flow to be trusted (wobble test)
 UNSOURCED_EDGE = 10.0  # gradient of structure in a margin with no source
-EDGE_ZONE = 4  # working px along the reference's border where flow is not trusted (neither judged)
+FRAME_BORDER = 0.025  # share of the frame along its edge where flow is not trusted (content enters there)
+EDGE_ZONE = 8  # working px along the reference's border where flow is not trusted (neither judged)
 SPECK_PX = 6  # connected flagged groups smaller than this (working px) are noise
 DEFAULT_STRIDE = 4
 
@@ -114,7 +115,11 @@ class ArtifactScorer:
         rh, rw = self.ref.shape
         e = EDGE_ZONE
         sourced = (mx >= -e) & (my >= -e) & (mx <= rw - 1 + e) & (my <= rh - 1 + e)
-        inside = (mx >= e) & (my >= e) & (mx <= rw - 1 - e) & (my <= rh - 1 - e)  # flow is trusted there
+        inside = (mx >= e) & (my >= e) & (mx <= rw - 1 - e) & (my <= rh - 1 - e)  # flow is trusted there...
+        b = max(2, round(FRAME_BORDER * max(self.size)))
+        inside[:b], inside[-b:], inside[:, :b], inside[:, -b:] = False, False, False, False  # ...away from the frame's edge
+        if not sourced.all():  # ...and from content with no source (a margin), where flow is extrapolated
+            inside &= cv2.dilate((~sourced).astype(np.uint8), np.ones((2 * b + 1, 2 * b + 1), np.uint8)) == 0
         pred = cv2.remap(self.ref, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         pred_grad = cv2.remap(self.ref_grad, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         gf = g.astype(np.float32)
