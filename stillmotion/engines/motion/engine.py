@@ -13,7 +13,8 @@ from PIL import Image
 from stillmotion.domain import GenerationSpec
 from stillmotion.engines.base import RenderContext
 from stillmotion.engines.motion.depth import depth_source
-from stillmotion.engines.motion.effects import Effects, effects_in
+from stillmotion.engines.motion.cues import asked_effects, ignored_motion
+from stillmotion.engines.motion.effects import Effects
 from stillmotion.engines.motion.modes import ModeProfile, profile_for
 from stillmotion.engines.motion.morph import FlowMorph
 from stillmotion.engines.motion.parallax import layer_matrix
@@ -116,10 +117,11 @@ class MotionEngine:
         ctx.check()
         x0, y0 = scene.origin
         fitted = scene.canvas[y0 : y0 + spec.height, x0 : x0 + spec.width]
-        effects = Effects(effects_in(spec.prompt), fitted, plan.seconds, profile.effect_scale, spec.seed)
+        effects = Effects(asked_effects(spec.prompt), fitted, plan.seconds, profile.effect_scale, spec.seed)
         ctx.metadata["motion"] = {
             **scene.plan.describe(), "depth": {"source": depth_kind, **scene.info},
-            "effects": effects.describe(), "style": spec.style or "general",
+            "effects": effects.describe(), "effects_skipped": effects.skipped, "style": spec.style or "general",
+            "ignored": ignored_motion(spec.prompt),
         }
         ctx.metadata["camera"] = _camera_summary(scene.plan)
         renderer = scene.renderer
