@@ -38,6 +38,7 @@ RAMP_S = 0.6
 FIELD_REFERENCE = 1280  # `scale` is a fraction of a frame this long (720p); larger frames upsample more
 PARTICLES = {"snow": 260, "rain": 320, "dust": 140}  # per 1280x720, scaled by area
 MIN_REGION = {"clouds": 0.03, "shimmer": 0.03, "sway": 0.03, "flicker": 0.002}  # share of the frame
+MAX_FLAME_SHARE = 0.04  # a warm surface larger than this share of the frame is an object, not a flame
 OUTDOOR_SHARE = 0.03  # sky, water or foliage over this share of the frame: rain and snow may fall
 
 
@@ -64,10 +65,16 @@ def _hsv_mask(small: np.ndarray, name: str, sky: np.ndarray | None = None) -> np
         m = (hue >= 30) & (hue <= 90) & (sat > 0.2) & (val > 0.12)
         m = _without_specks(m, 0.005)
     elif name in ("fire", "lights"):  # sources of light: much brighter than their surroundings
-        around = cv2.GaussianBlur(val, (0, 0), max(2.0, small.shape[0] / 30))
+        around = cv2.GaussianBlur(val, (0, 0), max(2.0, small.shape[0] / 12))
         glowing = (val > 0.8) & (val - around > 0.12)
-        if name == "fire":  # flames glow warm and saturated; a lamp's core is pale, a lit orange suit glows less
-            glowing &= ((hue <= 25) | (hue >= 170)) & (sat > 0.5) & (val > 0.9) & (val - around > 0.25)
+        if name == "fire":  # flames glow warm and saturated; a lamp's core is pale
+            warm = ((hue <= 30) | (hue >= 170)) & (sat > 0.45)
+            glowing &= warm & (val > 0.9) & (val - around > 0.18)
+            # ...and are compact: a glowing part of a large warm surface (an orange suit, a red saucer) is not a flame
+            n, labels, stats, _ = cv2.connectedComponentsWithStats((warm & (val > 0.5)).astype(np.uint8), connectivity=8)
+            large = stats[:, cv2.CC_STAT_AREA] > MAX_FLAME_SHARE * warm.size
+            large[0] = False
+            glowing &= ~large[labels]
         m = cv2.dilate(_without_specks(glowing, 0.0002).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     else:
         m = np.ones_like(hue, bool)
