@@ -13,11 +13,13 @@ flow. What cannot be explained that way is what viewers reject:
 - **unsourced structure**: pixels whose source lies outside everything the reference holds,
   yet with edges in them (a mirrored or streaked margin; a soft continuation has none).
 
-Each frame's score is the share of the frame flagged by any of the three, after dropping
+Where the reference has sky, water or foliage (found as the engine's effects find them), the
+residual and wobble tests are left out: clouds may drift, water ripple and leaves sway there
+(`ambient=False` judges them too). Each frame's score is the share of the frame flagged by any of the three, after dropping
 specks smaller than SPECK_PX working pixels; the clip's score is the worst sampled frame.
 Frames are sampled every `stride` frames (a defect that a viewer can pause on lasts longer).
-Working size: at most WORK_SIDE px long. Ambient effects that really move content (rain,
-particles, clouds) also count: score clips with them accordingly (docs/evaluation.md).
+Working size: at most WORK_SIDE px long. Particles drawn over the whole frame (rain, snow,
+dust) count: score clips with them against their own baseline (docs/evaluation.md).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class ArtifactScore:
     wobble: float
     unsourced: float
     sampled: int
+    ambient: float = 0.0  # share of the reference left out as sky, water or foliage
     per_frame: list[float] = field(default_factory=list)
 
 
@@ -73,6 +76,26 @@ def _gradient(g: np.ndarray) -> np.ndarray:
     return cv2.magnitude(cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)) / 4.0
 
 
+def _fit_affine(x: np.ndarray, y: np.ndarray, u: np.ndarray, v: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """2x3 least-squares affine (x, y) -> (u, v) over an 8 px grid of the frame's interior,
+    refit without points off by more than 3x the median (parallax, subjects, defects)."""
+    h, w = x.shape
+    m = max(2, round(FRAME_BORDER * max(h, w)))
+    sl = (slice(m, h - m, 8), slice(m, w - m, 8))
+    pts = np.stack([x[sl].ravel(), y[sl].ravel(), np.ones(x[sl].size, np.float32)], 1).astype(np.float64)
+    tgt = np.stack([u[sl].ravel(), v[sl].ravel()], 1).astype(np.float64)
+    if len(pts) < 6:
+        return fallback
+    keep = np.ones(len(pts), bool)
+    for _ in range(2):
+        sol, *_ = np.linalg.lstsq(pts[keep], tgt[keep], rcond=None)
+        err = np.hypot(*(pts @ sol - tgt).T)
+        keep = err <= max(3 * float(np.median(err)), 0.25)
+        if keep.sum() < 6:
+            break
+    return sol.T
+
+
 def _without_specks(mask: np.ndarray) -> np.ndarray:
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     big = stats[:, cv2.CC_STAT_AREA] >= SPECK_PX
@@ -87,7 +110,8 @@ class ArtifactScorer:
     `origin` the frame's top-left inside it (so real content a pan reveals has a source).
     """
 
-    def __init__(self, frame0: np.ndarray, reference: np.ndarray | None = None, origin: tuple[int, int] = (0, 0)) -> None:
+    def __init__(self, frame0: np.ndarray, reference: np.ndarray | None = None, origin: tuple[int, int] = (0, 0),
+                 ambient: bool = True) -> None:
         h, w = frame0.shape[:2]
         self.size = _work_size(w, h)
         s = self.size[0] / w
@@ -96,26 +120,43 @@ class ArtifactScorer:
         self.ref8 = _grey(ref, rs)
         self.ref = self.ref8.astype(np.float32)
         self.ref_grad = _gradient(self.ref)
+        self.ambient = np.zeros(self.ref.shape, np.float32)
+        if ambient:
+            from stillmotion.engines.motion.effects import ambient_mask
+
+            small = cv2.resize(ref, rs, interpolation=cv2.INTER_AREA) if (ref.shape[1], ref.shape[0]) != rs else ref
+            on = (ambient_mask(np.ascontiguousarray(small)) > 0.3).astype(np.uint8)
+            self.ambient = cv2.dilate(on, np.ones((5, 5), np.uint8)).astype(np.float32)
+        self.ambient_share = float(self.ambient.mean())
         gw, gh = self.size
         ox = min(max(0, round(origin[0] * s)), rs[0] - gw)
         oy = min(max(0, round(origin[1] * s)), rs[1] - gh)
-        self.pad = (oy, rs[1] - gh - oy, ox, rs[0] - gw - ox)  # the frame's place in the reference
-        self.gx, self.gy = np.meshgrid(np.arange(gw, dtype=np.float32) + ox, np.arange(gh, dtype=np.float32) + oy)
+        # frame working px -> reference working px, the camera's smooth part so far (updated per frame)
+        self.affine = np.float64([[1, 0, ox], [0, 1, oy]])
+        self.gx, self.gy = np.meshgrid(np.arange(gw, dtype=np.float32), np.arange(gh, dtype=np.float32))
         self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
 
     def frame_mask(self, frame: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
-        """Flagged working pixels of one frame, and the share of each kind."""
+        """Flagged working pixels of one frame, and the share of each kind.
+
+        The reference is first warped by the affine fitted to the last sampled frame, so the flow
+        is only what is left over (parallax, defects, the step since then): DIS matches patches
+        without scaling them, and a long zoom or a repetitive lattice would otherwise mislead it."""
         g = _grey(frame, self.size)
-        top, bottom, left, right = self.pad
-        placed = cv2.copyMakeBorder(g, top, bottom, left, right, cv2.BORDER_REPLICATE) if any(self.pad) else g
-        flow = self.dis.calc(placed, self.ref8, None)  # where each pixel of this frame sits in the reference
-        flow = flow[top : top + g.shape[0], left : left + g.shape[1]]
-        mx = self.gx + flow[..., 0]
-        my = self.gy + flow[..., 1]
+        a = self.affine
+        ahead = cv2.warpAffine(self.ref8, a, self.size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                               borderMode=cv2.BORDER_REPLICATE)
+        flow = self.dis.calc(g, ahead, None)
+        px, py = self.gx + flow[..., 0], self.gy + flow[..., 1]
+        mx = (a[0, 0] * px + a[0, 1] * py + a[0, 2]).astype(np.float32)
+        my = (a[1, 0] * px + a[1, 1] * py + a[1, 2]).astype(np.float32)
+        self.affine = _fit_affine(self.gx, self.gy, mx, my, self.affine)
         rh, rw = self.ref.shape
         e = EDGE_ZONE
         sourced = (mx >= -e) & (my >= -e) & (mx <= rw - 1 + e) & (my <= rh - 1 + e)
         inside = (mx >= e) & (my >= e) & (mx <= rw - 1 - e) & (my <= rh - 1 - e)  # flow is trusted there...
+        if self.ambient_share > 0:  # ...and ambient life may not move the content
+            inside &= cv2.remap(self.ambient, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT) < 0.5
         b = max(2, round(FRAME_BORDER * max(self.size)))
         inside[:b], inside[-b:], inside[:, :b], inside[:, -b:] = False, False, False, False  # ...away from the frame's edge
         if not sourced.all():  # ...and from content with no source (a margin), where flow is extrapolated
@@ -144,7 +185,7 @@ class ArtifactScorer:
 
 
 def artifact_score(frames: Iterable[np.ndarray], *, reference: np.ndarray | None = None,
-                   origin: tuple[int, int] = (0, 0), stride: int = DEFAULT_STRIDE) -> ArtifactScore:
+                   origin: tuple[int, int] = (0, 0), stride: int = DEFAULT_STRIDE, ambient: bool = True) -> ArtifactScore:
     """The clip's artifact score (see the module doc); frames are RGB uint8, streamed."""
     scorer: ArtifactScorer | None = None
     shares: list[float] = []
@@ -152,7 +193,7 @@ def artifact_score(frames: Iterable[np.ndarray], *, reference: np.ndarray | None
     indices: list[int] = []
     for i, frame in enumerate(frames):
         if scorer is None:
-            scorer = ArtifactScorer(frame, reference, origin)
+            scorer = ArtifactScorer(frame, reference, origin, ambient)
             continue
         if i % stride:
             continue
@@ -166,6 +207,7 @@ def artifact_score(frames: Iterable[np.ndarray], *, reference: np.ndarray | None
     return ArtifactScore(
         score=shares[k], worst_frame=indices[k], mean=float(np.mean(shares)), residual=kinds[k]["residual"],
         wobble=kinds[k]["wobble"], unsourced=kinds[k]["unsourced"], sampled=len(shares), per_frame=shares,
+        ambient=scorer.ambient_share if scorer is not None else 0.0,
     )
 
 

@@ -100,3 +100,22 @@ def test_real_content_a_pan_reveals_is_explained_by_the_uncropped_image() -> Non
     wide, origin = scale_to_cover(load_rgb(str(PHOTOS / "rocket.jpg")), W, 180)  # a tall photo in a wide frame
     frames = [np.ascontiguousarray(wide[origin[1] - round(2 * i) : origin[1] - round(2 * i) + 180, :W]) for i in range(N)]
     assert artifact_score(frames, reference=wide, origin=origin, stride=2).score < VIEWER_BOUND
+
+
+def _lake() -> np.ndarray:
+    """A smooth sky, a far shore of trees, a lake: the espresso photo's wood grain, tinted blue, as the
+    water's texture."""
+    grain = cv2.cvtColor(fit_to_frame(load_rgb(str(PHOTOS / "coffee.jpg")), W, H), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    img = np.empty((H, W, 3), np.float32)
+    img[: H // 3] = np.linspace(235, 200, H // 3)[:, None, None] * np.float32([0.7, 0.85, 1.0])
+    img[H // 3 :] = grain[H // 3 :, :, None] * np.float32([0.3, 0.6, 1.1]) + np.float32([10, 30, 60])
+    img[H // 3 : H // 3 + 14] = grain[H // 3 : H // 3 + 14, :, None] * np.float32([0.2, 0.5, 0.2]) + np.float32([10, 40, 10])
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def test_ripples_on_water_are_life_and_ripples_elsewhere_are_defects() -> None:
+    lake = _lake()
+    frames = [lake] + [_ripple(lake, i / N) for i in range(1, N)]  # the lower 30 %: the lake
+    on_water = artifact_score(frames, stride=2)
+    assert on_water.ambient > 0.3 and on_water.score < VIEWER_BOUND / 2, on_water
+    assert artifact_score(frames, stride=2, ambient=False).score > VIEWER_BOUND  # judged as a picture, it ripples

@@ -39,6 +39,7 @@ FIELD_REFERENCE = 1280  # `scale` is a fraction of a frame this long (720p); lar
 PARTICLES = {"snow": 260, "rain": 320, "dust": 140}  # per 1280x720, scaled by area
 MIN_REGION = {"clouds": 0.03, "shimmer": 0.03, "sway": 0.03, "flicker": 0.002}  # share of the frame
 MAX_FLAME_SHARE = 0.04  # a warm surface larger than this share of the frame is an object, not a flame
+WATER_TEXTURE = 0.03  # mean texture (as sky_mask measures it) below which blue joined to the sky is sky
 OUTDOOR_SHARE = 0.03  # sky, water or foliage over this share of the frame: rain and snow may fall
 
 
@@ -54,9 +55,17 @@ def _hsv_mask(small: np.ndarray, name: str, sky: np.ndarray | None = None) -> np
         m = (hue >= 80) & (hue <= 130) & (sat > 0.12) & (val > 0.12) & (ys > 0.3)
         if sky is not None and (sky > 0.5).any():
             is_sky = sky > 0.5
-            # blue that runs on from the sky is more sky (the sky test stops at two thirds of the height)
+            # blue that runs on from the sky and is mostly as smooth as sky is more sky (the
+            # sky test stops at two thirds of the height; the median, so thin towers or wires in a sky
+            # do not make it water); water has texture (ripples, reflections)
+            # and may meet the sky at a horizon
+            grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
+            texture = cv2.GaussianBlur(np.abs(cv2.Laplacian(grey, cv2.CV_32F)), (0, 0), 2.0)
             n, labels = cv2.connectedComponents((m | is_sky).astype(np.uint8), connectivity=8)
-            m &= ~np.isin(labels, np.unique(labels[is_sky]))
+            for k in np.unique(labels[is_sky]):
+                part = (labels == k) & m & ~is_sky
+                if part.any() and float(np.median(texture[part])) < WATER_TEXTURE:
+                    m &= labels != k
             # below the column's lowest sky pixel, by a margin the sky mask's soft edge may leave out
             lowest = np.where(is_sky.any(axis=0), h - 1 - np.argmax(is_sky[::-1], axis=0), -1)
             m &= np.arange(h)[:, None] > lowest[None, :] + max(1, round(0.04 * h))
@@ -79,6 +88,14 @@ def _hsv_mask(small: np.ndarray, name: str, sky: np.ndarray | None = None) -> np
     else:
         m = np.ones_like(hue, bool)
     return cv2.GaussianBlur(m.astype(np.float32), (0, 0), 1.5)
+
+
+def ambient_mask(rgb: np.ndarray) -> np.ndarray:
+    """Where ambient life may move the picture (sky, water, foliage), found as the effects find
+    those regions: (h, w) float32 in 0..1 at `rgb`'s size. The artifact score (evaluation) leaves
+    these out, so water may ripple and leaves sway, and nothing else."""
+    sky = sky_mask(rgb)
+    return np.maximum(sky, np.maximum(_hsv_mask(rgb, "shimmer", sky), _hsv_mask(rgb, "sway")))
 
 
 def _without_specks(mask: np.ndarray, least: float) -> np.ndarray:
