@@ -16,7 +16,7 @@ import numpy as np
 from stillmotion.engines.motion.depth import DepthFn, heuristic_disparity
 from stillmotion.engines.motion.depthwarp import DepthWarpRenderer, warp_depth
 from stillmotion.engines.motion.modes import ModeProfile
-from stillmotion.engines.motion.parallax import KERNEL_GUARD, compensated, has_parallax, plan_reach, turns_about_subject
+from stillmotion.engines.motion.parallax import KERNEL_GUARD, compensated, plan_reach, turns_about_subject
 from stillmotion.engines.motion.plan import MotionPlan
 from stillmotion.engines.motion.warp import real_margins, soft_pad
 from stillmotion.media.imaging import scale_to_cover
