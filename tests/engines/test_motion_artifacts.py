@@ -68,9 +68,10 @@ def test_real_photos_through_every_named_move_stay_clean_and_move_as_named(i: in
         assert check(cam), (move, mode, cam)
 
 
-def _cut_object() -> tuple[np.ndarray, np.ndarray]:
-    """A plain wall with a smooth round object, and a depth map that cuts the object in two
-    (its left half near, its right half as far as the wall): the heuristic's typical mistake."""
+def _cut_object(cut: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """A plain wall with a smooth round object, and its depth map: true (the object near), or one
+    that cuts the object in two (its left half near, its right half as far as the wall): the
+    heuristic's typical mistake."""
     wall = cv2.GaussianBlur(textured(W, H, seed=11, cell=8), (0, 0), 2.0)
     img = (wall.astype(np.float32) * 0.5 + 70).astype(np.uint8)
     obj = np.zeros((H, W), np.uint8)
@@ -78,14 +79,15 @@ def _cut_object() -> tuple[np.ndarray, np.ndarray]:
     shade = textured(W, H, seed=12, cell=12).astype(np.float32) * 0.3 + np.array([150, 60, 40], np.float32)
     img[obj > 0] = np.clip(shade, 0, 255).astype(np.uint8)[obj > 0]
     depth = np.full((H, W), 0.2, np.float32)
-    left = (obj > 0) & (np.arange(W)[None, :] < W // 2)
-    depth[left] = 1.0
+    near = (obj > 0) & (np.arange(W)[None, :] < W // 2) if cut else obj > 0
+    depth[near] = 1.0
     return img, depth
 
 
+@pytest.mark.parametrize("cut", [True, False], ids=["cut_in_two", "true_depth"])
 @pytest.mark.parametrize("prompt", ["the camera trucks right quickly", "the camera orbits left", "the camera pushes in fast"])
-def test_a_depth_map_that_cuts_an_object_in_two_never_tears_it(tmp_path: Path, prompt: str) -> None:
-    img, depth = _cut_object()
+def test_a_depth_map_that_cuts_an_object_in_two_never_tears_it(tmp_path: Path, prompt: str, cut: bool) -> None:
+    img, depth = _cut_object(cut)
     path = save_png(tmp_path / "cut.png", img)
 
     def wrong_depth(rgb: np.ndarray) -> np.ndarray:  # the cut, placed on whatever canvas the engine asks about
@@ -107,6 +109,9 @@ def test_a_depth_map_that_cuts_an_object_in_two_never_tears_it(tmp_path: Path, p
     finally:
         engine_module.depth_source = original
     info = ctx.metadata["motion"]["depth"]
-    assert info["edge_agreement"] < 0.8 and info["parallax_scale"] < 1.0  # the cut is not trusted fully
+    if cut:
+        assert info["edge_agreement"] < 0.8 and info["trust"] < 1.0  # the cut is not trusted fully
+    else:
+        assert info["edge_agreement"] > 0.8 and info["trust"] == 1.0 and info["parallax_scale"] > 0.2  # the outline is
     score = artifact_score(frames, stride=3)
     assert score.score < VIEWER_BOUND, (prompt, info, score)
