@@ -1,4 +1,4 @@
-"""`stillmotion eval VIDEO --image I [--tail T] [--json] [--max-side 640]`.
+"""`stillmotion eval VIDEO --image I [--tail T] [--json] [--max-side 320]`.
 
 Kept apart from report.py so building the CLI parser imports no OpenCV or PyAV.
 """
