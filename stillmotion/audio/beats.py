@@ -1,12 +1,15 @@
 """Beat tracking for is_rec: onset envelope, tempo, then beat times (Ellis' dynamic programme).
 
-1. Onset strength: half-wave rectified spectral flux of the log-magnitude spectrum, 100
-   frames per second, with the local mean removed.
+1. Onset strength: half-wave rectified spectral flux of the log-magnitude spectrum pooled into
+   BANDS log-spaced bands (so a kick's few low bins weigh as much as a hi-hat's hundreds), 100
+   frames per second, with the local mean removed. The low bands' flux alone is kept too.
 2. Tempo: the autocorrelation of that envelope between 60 and 180 BPM, weighted by a
    log-normal prior around 120 BPM (people tap there), refined to a fraction of a frame,
    then halved when the midpoints between beats are as strong as the beats.
-3. Beats: the sequence that best balances strong onsets against steady spacing, each beat
-   then refined to its local onset peak (sub-frame), so clicks land within a few ms.
+3. Beats: the sequence that best balances strong onsets against steady spacing; moved by half a
+   period when the low bands (kick drums) hit between its beats rather than on them (a hi-hat on
+   every off-beat must not pull the beat off the kick); each beat then placed where its onset
+   rises (half its peak, sub-frame): a kick's flux peaks tens of ms after the attack one hears.
 """
 
 from __future__ import annotations
@@ -21,6 +24,10 @@ N_FFT = 1024
 FPS = 100.0
 MIN_BPM, MAX_BPM, PRIOR_BPM = 60.0, 180.0, 120.0
 TIGHTNESS = 100.0
+BANDS = 48
+LOW_HZ = 180.0
+OFFBEAT_RATIO = 1.5  # the low bands this much stronger half a period off: the beats move there
+HALVE_RATIO = 3.0  # the low bands this much stronger on every other beat: those alone are the beats
 # A Hann-windowed flux peaks when the onset reaches the window's steepest slope, a quarter
 # window after its centre; frames are centred, so beat times move back by that much.
 _LAG_S = N_FFT / 4 / 48_000
@@ -36,24 +43,44 @@ class Beats:
                 "beat_times": [round(t, 3) for t in self.times]}
 
 
-def onset_envelope(x: np.ndarray, rate: int = 48_000) -> np.ndarray:
-    """Spectral-flux onset strength at 100 frames/s (mono mixdown of `x`)."""
+def _band_flux(x: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rectified log-spectral flux per log-spaced band: (frames, BANDS), and band centres in Hz."""
     mono = (x if x.ndim == 1 else x.mean(axis=1)).astype(np.float32)
     if rate != 48_000:
         raise ValueError("onset_envelope expects 48 kHz audio")
     padded = np.pad(mono, (N_FFT // 2, N_FFT // 2))
     count = 1 + (len(padded) - N_FFT) // HOP
     if count < 3:
-        return np.zeros(max(count, 0), np.float32)
+        return np.zeros((max(count, 0), BANDS), np.float32), np.zeros(BANDS)
     frames = np.lib.stride_tricks.as_strided(
         padded, shape=(count, N_FFT), strides=(padded.strides[0] * HOP, padded.strides[0]))
     spec = np.log1p(1000.0 * np.abs(np.fft.rfft(frames * np.hanning(N_FFT).astype(np.float32), axis=1)))
-    flux = np.maximum(np.diff(spec, axis=0, prepend=spec[:1]), 0).sum(axis=1)
+    edges = np.unique(np.round(np.geomspace(1, N_FFT // 2, BANDS + 1)).astype(int))
+    pooled = np.add.reduceat(spec[:, : edges[-1]], edges[:-1], axis=1) / np.diff(edges)
+    flux = np.maximum(np.diff(pooled, axis=0, prepend=pooled[:1]), 0)
+    centres = np.sqrt(edges[:-1] * edges[1:]) * rate / N_FFT
+    return flux, centres
+
+
+def _normalised_envelope(flux: np.ndarray) -> np.ndarray:
     k = int(FPS)  # one-second local mean
     local = np.convolve(flux, np.ones(k) / k, mode="same")
     env = np.maximum(flux - local, 0)
-    peak = env.max()
+    peak = env.max() if env.size else 0.0
     return (env / peak if peak > 0 else env).astype(np.float32)
+
+
+def onset_envelope(x: np.ndarray, rate: int = 48_000) -> np.ndarray:
+    """Spectral-flux onset strength at 100 frames/s (mono mixdown of `x`), bands weighed alike."""
+    flux, _ = _band_flux(x, rate)
+    return _normalised_envelope(flux.mean(axis=1)) if len(flux) else np.zeros(0, np.float32)
+
+
+def low_envelope(x: np.ndarray, rate: int = 48_000) -> np.ndarray:
+    """The same from the bands under LOW_HZ only: where kick drums (and bass notes) start."""
+    flux, centres = _band_flux(x, rate)
+    low = centres < LOW_HZ
+    return _normalised_envelope(flux[:, low].mean(axis=1)) if len(flux) and low.any() else np.zeros(len(flux), np.float32)
 
 
 def estimate_period(env: np.ndarray) -> float:
@@ -130,15 +157,39 @@ def _dp_beats(env: np.ndarray, period: float) -> list[int]:
 
 
 def _refine(env: np.ndarray, frame: int) -> float:
-    """The onset peak near `frame`, to a fraction of a frame."""
+    """Where the onset near `frame` rises through half its peak, to a fraction of a frame."""
     a, b = max(frame - 2, 0), min(frame + 3, len(env))
     i = a + int(np.argmax(env[a:b]))
-    if 0 < i < len(env) - 1:
-        y0, y1, y2 = env[i - 1], env[i], env[i + 1]
-        denom = y0 - 2 * y1 + y2
-        if denom < 0:
-            return i + 0.5 * (y0 - y2) / denom
-    return float(i)
+    half = 0.5 * float(env[i])
+    j = i
+    while j > 0 and j > i - 6 and env[j - 1] > half:
+        j -= 1
+    if j > 0 and env[j] > env[j - 1]:  # linear between the last frame under half and the first over
+        return (j - 1) + (half - env[j - 1]) / (env[j] - env[j - 1])
+    return float(j)
+
+
+def _on_the_kick(low: np.ndarray, frames: list[int], period: float) -> list[int]:
+    """`frames`, or the frames half a period later when the low bands hit there instead, or
+    every other frame when the low bands hit only there (hi-hats between kicks doubled the tempo)."""
+    if not frames or not low.size or low.max() <= 0:
+        return frames
+    half = int(round(period / 2))
+    shifted = [f + half for f in frames if f + half < len(low)]
+
+    def strength(fs: list[int]) -> float:
+        return float(np.mean([low[max(f - 2, 0): f + 3].max() for f in fs])) if fs else 0.0
+
+    if strength(shifted) > OFFBEAT_RATIO * strength(frames):
+        earlier = [f - half for f in frames[:1] if f - half >= 0]
+        return earlier + shifted
+    even, odd = frames[0::2], frames[1::2]  # kicks on every other beat: the beat is twice as long
+    if 60 * FPS / (2 * period) >= MIN_BPM and len(odd) >= 2:
+        if strength(even) > HALVE_RATIO * strength(odd):
+            return even
+        if strength(odd) > HALVE_RATIO * strength(even):
+            return odd
+    return frames
 
 
 def track_beats(x: np.ndarray, rate: int = 48_000) -> Beats:
@@ -147,7 +198,9 @@ def track_beats(x: np.ndarray, rate: int = 48_000) -> Beats:
     if len(env) < 3 or env.max() <= 0:
         return Beats(0.0, ())
     period = resolve_octave(env, estimate_period(env))
-    frames = _dp_beats(env, period)
+    frames = _on_the_kick(low_envelope(x, rate), _dp_beats(env, period), period)
+    if len(frames) > 2:
+        period = float(frames[-1] - frames[0]) / (len(frames) - 1)
     threshold = 0.1 * float(np.median([env[f] for f in frames])) if frames else 0.0
     times = [float(_refine(env, f)) / FPS + _LAG_S for f in frames if env[f] > threshold]
     seconds = len(x) / rate

@@ -1,4 +1,4 @@
-"""`stillmotion eval VIDEO --image I [--tail T] [--json] [--max-side 640]`.
+"""`stillmotion eval VIDEO --image I [--tail T] [--json] [--max-side 320]`.
 
 Kept apart from report.py so building the CLI parser imports no OpenCV or PyAV.
 """
@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-DEFAULT_MAX_SIDE = 640  # the same as flow.DEFAULT_MAX_SIDE (not imported: it pulls in OpenCV)
+DEFAULT_MAX_SIDE = 320  # the same as flow.DEFAULT_MAX_SIDE (not imported: it pulls in OpenCV)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

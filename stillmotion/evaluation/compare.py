@@ -1,7 +1,7 @@
 """Benchmark: the motion engine against ffmpeg's zoompan, same images, size and length, one run.
 
     python -m stillmotion.evaluation.compare [--image FILE ...] [--scenes 3] [--size 1280x720]
-        [--seconds 5] [--modes pro,pro-fast,turbo] [--repeat 2] [--max-side 640] [--json]
+        [--seconds 5] [--modes pro,pro-fast,turbo] [--repeat 2] [--max-side 320] [--json]
 
 For each image (the synthetic scenes, plus any file given): the engine renders a pure zoom
 ("The camera zooms in slowly.") through render_clip in each mode; zoompan then zooms to the
@@ -31,6 +31,7 @@ from PIL import Image
 from stillmotion.allocator import keep_freed_memory
 from stillmotion.domain import FPS, GenerationSpec
 from stillmotion.engines import get_engine
+from stillmotion.evaluation.flow import DEFAULT_MAX_SIDE
 from stillmotion.evaluation.report import VideoReport, evaluate_video
 from stillmotion.evaluation.scenes import SCENES
 from stillmotion.evaluation.zoompan import zoompan_frames, zoompan_video
@@ -154,7 +155,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--modes", default="pro,pro-fast,turbo")
     p.add_argument("--repeat", type=int, default=2)
-    p.add_argument("--max-side", type=int, default=640, help="flow working size for the metrics")
+    p.add_argument("--max-side", type=int, default=DEFAULT_MAX_SIDE, help="flow working size for the metrics")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     try:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-DEFAULT_MAX_SIDE = 640
+DEFAULT_MAX_SIDE = 320
 
 
 @dataclass(frozen=True)
@@ -35,13 +35,15 @@ class CameraStep:
 class FlowEstimator:
     """DIS flow between RGB frames of one size; reuses one DIS instance (it is stateful but cheap)."""
 
-    def __init__(self, max_side: int = DEFAULT_MAX_SIDE, preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM) -> None:
+    def __init__(self, max_side: int = DEFAULT_MAX_SIDE, preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+                 finest_scale: int = 0) -> None:
         self.max_side = max_side
         self._dis = cv2.DISOpticalFlow_create(preset)
         # The presets start at half or quarter scale; sub-pixel camera steps (a slow zoom moves
         # the edges ~0.3 px a frame) are then underestimated by 10-20%. Full working scale
-        # measures them within ~2% on textured images, at about twice the cost.
-        self._dis.setFinestScale(0)
+        # measures them within ~2% on textured images, at about twice the cost. Dynamic degree
+        # (thresholds of several pixels) does not need it: finest_scale 1 there.
+        self._dis.setFinestScale(finest_scale)
 
     def scale_for(self, shape: tuple[int, ...]) -> float:
         """Working size / full size (1.0 for frames already small enough)."""

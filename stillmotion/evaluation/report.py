@@ -1,14 +1,22 @@
 """Every metric of one MP4, as a report (printed by `stillmotion eval`, see command.py).
 
-The file is decoded once per metric (decoding is cheap next to flow), so no pass holds more
-than three frames.
+The file is decoded once; each metric reads the frames from its own short queue on its own
+thread (`fan_out`), so the metrics' optical flows (OpenCV, which releases the GIL) run side
+by side on the cores, and at most QUEUE_FRAMES frames per metric are held at once.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+
+from stillmotion.evaluation.artifacts import ArtifactScore, artifact_score
 
 from stillmotion.evaluation.camera import CameraMotion, camera_motion
 from stillmotion.evaluation.flow import DEFAULT_MAX_SIDE, FlowEstimator
@@ -21,7 +29,11 @@ from stillmotion.evaluation.metrics import (
     ssim,
     temporal_flickering,
 )
+from stillmotion.media.imaging import load_rgb, scale_to_cover
 from stillmotion.media.video import probe, read_frames
+
+QUEUE_FRAMES = 4
+_END = object()
 
 
 @dataclass(frozen=True)
@@ -35,15 +47,61 @@ class VideoReport:
     smoothness: float
     dynamic: DynamicDegree
     camera: CameraMotion
+    artifacts: ArtifactScore | None = None
     first_psnr: float | None = None
     first_ssim: float | None = None
     last_psnr: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        out = {k: v for k, v in asdict(self).items() if k not in ("camera", "dynamic")}
+        out = {k: v for k, v in asdict(self).items() if k not in ("camera", "dynamic", "artifacts")}
         out["dynamic"] = asdict(self.dynamic)
+        if self.artifacts is not None:
+            out["artifacts"] = {k: v for k, v in asdict(self.artifacts).items() if k != "per_frame"}
         out["camera"] = self.camera.to_dict()
         return out
+
+
+def fan_out(frames: Iterable[np.ndarray], consumers: dict[str, Callable[[Iterable[np.ndarray]], Any]]) -> dict[str, Any]:
+    """Run each consumer over the same frames, each on its own thread, decoding them once.
+
+    A consumer that fails keeps draining its queue (so the others finish) and its error is
+    raised once all are done."""
+    results: dict[str, Any] = {}
+    errors: list[BaseException] = []
+    queues = {name: queue.Queue(maxsize=QUEUE_FRAMES) for name in consumers}
+
+    def work(name: str) -> None:
+        q = queues[name]
+        ended = False
+
+        def stream() -> Iterator[np.ndarray]:
+            nonlocal ended
+            while (item := q.get()) is not _END:
+                yield item
+            ended = True
+
+        try:
+            results[name] = consumers[name](stream())
+        except BaseException as exc:  # noqa: BLE001 - reported below, after the others finish
+            errors.append(exc)
+        while not ended:  # drain whatever the consumer left
+            ended = q.get() is _END
+
+    threads = [threading.Thread(target=work, args=(name,), daemon=True) for name in consumers]
+    for t in threads:
+        t.start()
+    try:
+        for frame in frames:
+            for q in queues.values():
+                q.put(frame)
+    finally:
+        for q in queues.values():
+            q.put(_END)
+        for t in threads:
+            t.join()
+    if errors:
+        raise errors[0]
+    return results
 
 
 def evaluate_video(
@@ -51,30 +109,41 @@ def evaluate_video(
     max_side: int = DEFAULT_MAX_SIDE,
 ) -> VideoReport:
     """All metrics of `video`; frame-0 PSNR/SSIM against `image` and last-frame PSNR against
-    `tail` when given (each fitted to the frame as the engine fits its inputs)."""
+    `tail` when given (each fitted to the frame as the engine fits its inputs). The artifact
+    score takes the image, uncropped, as its reference when given (real content a pan
+    reveals is then explained), else frame 0."""
     info = probe(video)
     if info.frames < 3:
         raise ValueError(f"{video}: {info.frames} frames; the temporal metrics need at least 3")
-    first = last = None
-    for i, frame in enumerate(read_frames(video)):
-        if i == 0:
-            first = frame
-        last = frame
-    assert first is not None and last is not None
+    reference, origin = None, (0, 0)
+    if image is not None:
+        reference, origin = scale_to_cover(load_rgb(str(image)), info.width, info.height)
+    ends: dict[str, np.ndarray] = {}
+
+    def first_and_last(frames: Iterable[np.ndarray]) -> None:
+        for frame in frames:
+            ends.setdefault("first", frame)
+            ends["last"] = frame
+
+    got = fan_out(read_frames(video), {
+        "ends": first_and_last,
+        "flicker": temporal_flickering,
+        "smoothness": lambda f: motion_smoothness(f, FlowEstimator(max_side)),
+        "dynamic": lambda f: dynamic_degree(f, info.fps, FlowEstimator(max_side, finest_scale=1)),
+        "camera": lambda f: camera_motion(f, info.fps, FlowEstimator(max_side)),
+        "artifacts": lambda f: artifact_score(f, reference=reference, origin=origin),
+    })
+    first, last = ends["first"], ends["last"]
     first_psnr = first_ssim = last_psnr = None
     if image is not None:
         ref = reference_frame(str(image), info.width, info.height)
         first_psnr, first_ssim = psnr(first, ref), ssim(first, ref)
     if tail is not None:
         last_psnr = psnr(last, reference_frame(str(tail), info.width, info.height))
-    est = FlowEstimator(max_side)
     return VideoReport(
         video=str(video), width=info.width, height=info.height, fps=info.fps, frames=info.frames,
-        flicker=temporal_flickering(read_frames(video)),
-        smoothness=motion_smoothness(read_frames(video), est),
-        dynamic=dynamic_degree(read_frames(video), info.fps, est),
-        camera=camera_motion(read_frames(video), info.fps, est),
-        first_psnr=first_psnr, first_ssim=first_ssim, last_psnr=last_psnr,
+        flicker=got["flicker"], smoothness=got["smoothness"], dynamic=got["dynamic"], camera=got["camera"],
+        artifacts=got["artifacts"], first_psnr=first_psnr, first_ssim=first_ssim, last_psnr=last_psnr,
     )
 
 
@@ -97,4 +166,10 @@ def format_report(r: VideoReport) -> str:
         f"jitter       zoom rate {cam.zoom_jitter:.2e}/frame (variance {cam.zoom_rate_variance:.2e}); "
         f"translation {cam.translation_jitter_px:.3f} px/frame",
     ]
+    if r.artifacts is not None:
+        a = r.artifacts
+        lines.append(
+            f"artifacts    {a.score:.4f}  (share of the worst frame, {a.worst_frame}, that a smooth warp of the "
+            f"{'image' if r.first_psnr is not None else 'first frame'} cannot explain: residual {a.residual:.4f}, "
+            f"wobble {a.wobble:.4f}, unsourced {a.unsourced:.4f}; mean {a.mean:.4f} over {a.sampled} frames)")
     return "\n".join(lines)

@@ -81,3 +81,78 @@ def test_sparse_clicks_reach_the_target_through_the_soft_clipper():
     with_bed, facts = mix(len(clicks), room=np.zeros_like(clicks), target=-16.0, music=clicks,
                           effects=np.random.default_rng(0).standard_normal(clicks.shape).astype(np.float32) * 0.05)
     assert facts["lufs"] == pytest.approx(-16.0, abs=0.5)  # with any bed under them it gets there
+
+
+def _kick(rate: int = RATE) -> np.ndarray:
+    """A synthetic kick drum: a pitch drop from 155 to 45 Hz with a 120 ms decay (its flux peaks
+    tens of ms after the attack, which is what a listener hears as the beat)."""
+    t = np.arange(int(0.35 * rate)) / rate
+    phase = 2 * np.pi * np.cumsum(45 + 110 * np.exp(-t / 0.03)) / rate
+    return (np.sin(phase) * np.exp(-t / 0.12) * np.minimum(1, t / 0.002)).astype(np.float32)
+
+
+def _drum_track(bpm: float, seconds: float, offset: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Kicks on the beats, a bright hi-hat on every off-beat and a snare on 2 and 4: the mix a
+    broadband onset detector locks onto the hi-hats."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * RATE)
+    x = np.zeros(n, np.float32)
+    times = np.arange(offset, seconds - 0.4, 60.0 / bpm)
+    kick = _kick()
+    hat = np.diff(rng.standard_normal(int(0.03 * RATE)), prepend=0).astype(np.float32) * np.exp(-np.arange(int(0.03 * RATE)) / 240)
+    snare = rng.standard_normal(int(0.12 * RATE)).astype(np.float32) * np.exp(-np.arange(int(0.12 * RATE)) / 2400)
+    for k, t in enumerate(times):
+        i = int(round(t * RATE))
+        x[i : i + len(kick)] += 0.8 * kick[: n - i]
+        if k % 2:
+            x[i : i + len(snare)] += 0.25 * snare[: n - i]
+        j = int(round((t + 30.0 / bpm) * RATE))
+        x[j : j + len(hat)] += 0.15 * hat[: max(0, n - j)]
+    return np.stack([x, x], axis=1), times
+
+
+@pytest.mark.parametrize("bpm, offset", [(90, 0.3), (110, 0.12), (128, 0.41), (150, 0.2)])
+def test_beats_and_zoom_punches_land_on_the_kick_within_a_frame(bpm: float, offset: float) -> None:
+    from stillmotion.engines.motion.plan import plan_motion
+
+    x, kicks = _drum_track(bpm, 10, offset, seed=bpm)
+    beats = track_beats(x + np.random.default_rng(1).standard_normal(x.shape).astype(np.float32) * 0.005)
+    assert beats.tempo_bpm == pytest.approx(bpm, rel=0.02)
+    found = np.array(beats.times)
+    assert np.abs(found[:, None] - kicks[None, :]).min(axis=0).max() < 0.012  # every kick has its beat...
+    inside = found[(found > kicks[0] - 0.1) & (found < kicks[-1] + 0.1)]
+    assert np.abs(inside[:, None] - kicks[None, :]).min(axis=1).max() < 0.012  # ...and no beat falls between kicks
+    fps = 24
+    plan = plan_motion("the camera pushes in", 10.0, np.random.default_rng(0), tuple(beats.times))
+    assert plan.accents and plan.accent_source == "beats"
+    frame_t = np.arange(10 * fps) / fps
+    zoom = np.array([plan.state(t / 10.0).zoom for t in frame_t]) - np.array(
+        [plan_motion("the camera pushes in", 10.0, np.random.default_rng(0)).state(t / 10.0).zoom for t in frame_t])
+    for accent in plan.accents:  # the punch peaks on the frame nearest the audible kick
+        near = np.abs(frame_t - accent) < 0.3
+        peak = frame_t[near][np.argmax(zoom[near])]
+        assert np.abs(kicks - peak).min() <= 1.0 / fps, (accent, peak)
+
+
+def test_beats_of_a_real_recorded_instrument_over_drums() -> None:
+    """A real recording (CPython's test sample of a plucked string, PSF licence, shipped in
+    tests/audio/pluck.wav) played as a melody over the drum track: beats stay on the kicks."""
+    import wave
+    from pathlib import Path
+
+    with wave.open(str(Path(__file__).parent / "pluck.wav")) as w:
+        raw = np.frombuffer(w.readframes(w.getnframes()), np.int32 if w.getsampwidth() == 4 else np.int16)
+        pluck = raw.reshape(-1, w.getnchannels()).mean(axis=1).astype(np.float32)
+        rate = w.getframerate()
+    pluck = np.interp(np.arange(int(len(pluck) * RATE / rate)) * rate / RATE, np.arange(len(pluck)), pluck)
+    pluck = (pluck / np.abs(pluck).max()).astype(np.float32)
+    x, kicks = _drum_track(100, 10, 0.25, seed=3)
+    rng = np.random.default_rng(4)
+    for t in np.arange(0.25, 9.5, 60.0 / 100 / 2) + rng.uniform(-0.02, 0.02, 38)[:len(np.arange(0.25, 9.5, 0.3))]:
+        i = int(t * RATE)
+        part = pluck[: len(x) - i] * 0.3
+        x[i : i + len(part)] += part[:, None]
+    beats = track_beats(x)
+    found = np.array(beats.times)
+    assert beats.tempo_bpm == pytest.approx(100, rel=0.02)
+    assert np.abs(found[:, None] - kicks[None, :]).min(axis=0).max() < 1.0 / 24

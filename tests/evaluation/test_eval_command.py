@@ -48,6 +48,8 @@ def test_eval_json_reports_every_metric(rendered):
     assert r["flicker"] > 0.98 and r["smoothness"] > 0.98
     assert r["camera"]["divergence"] > 0 and r["camera"]["total_zoom"] > 1.005  # "zooms in"
     assert set(r["dynamic"]) >= {"moving", "pairs_over", "pairs_needed", "threshold_px", "mean_top5_px"}
+    assert r["artifacts"]["score"] < 0.01 and r["artifacts"]["sampled"] >= 5  # a clean zoom: nothing a viewer rejects
+    assert set(r["artifacts"]) >= {"worst_frame", "residual", "wobble", "unsourced", "ambient"}
 
 
 def test_eval_text_output_and_api_agree(rendered, capsys):
@@ -57,6 +59,7 @@ def test_eval_text_output_and_api_agree(rendered, capsys):
     report = evaluate_video(video, image=image)
     assert f"PSNR {report.first_psnr:.2f} dB" in out
     assert f"flicker      {report.flicker:.4f}" in out
+    assert f"artifacts    {report.artifacts.score:.4f}" in out
     assert "last frame" not in out  # no --tail given
     for word in ("smoothness", "dynamic", "camera", "jitter"):
         assert word in out

@@ -1,4 +1,4 @@
-"""The `motion` engine: CPU camera moves over depth layers, and start-end morphs, from stills.
+"""The `motion` engine: CPU camera moves as one continuous depth warp, and start-end morphs, from stills.
 
 Public surface:
 

@@ -227,11 +227,32 @@ def _run_child(case: dict, checkout: str | None = None) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+PHOTOS = Path(__file__).resolve().parents[3] / "tests" / "engines" / "photos"  # in a source checkout
+QUALITY_CASES = [  # (photo in PHOTOS, prompt): the moves whose layer cards used to tear
+    ("astronaut.jpg", "The camera pulls back to reveal the astronaut"),
+    ("coffee.jpg", "The camera orbits the espresso cup"),
+    ("rocket.jpg", "The camera trucks left past the rocket"),
+    ("chelsea.jpg", "The camera pushes in on the cat"),
+]
+
+
+def _artifacts(clip: Path, image: str) -> float:
+    """This code's artifact score of a clip (whichever checkout made it), against its input."""
+    from stillmotion.evaluation.artifacts import artifact_score
+    from stillmotion.media.imaging import load_rgb, scale_to_cover
+    from stillmotion.media.video import probe, read_frames
+
+    info = probe(clip)
+    reference, origin = scale_to_cover(load_rgb(image), info.width, info.height)
+    return artifact_score(read_frames(clip), reference=reference, origin=origin).score
+
+
 def against(checkout: str, repeat: int) -> None:
     """Before/after in one run: each clip case alternately on `checkout` (another checkout of
     this project, e.g. `git worktree add /tmp/before REV`) and on this code, `repeat` times;
     best wall and CPU of each and their ratios. On a machine whose speed drifts (a shared VM),
-    the ratio is the figure to trust."""
+    the ratio is the figure to trust. Then the quality cases (real photos, moves with parallax)
+    once per side: artifact score (this code's, on both sides' clips) and frame-0 PSNR."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         src, head, tail = _images(folder, 1280, 720)
@@ -239,15 +260,34 @@ def against(checkout: str, repeat: int) -> None:
         print(f"before = {checkout}, after = this code; best of {repeat}, alternated")
         for name, case in cases:
             runs: dict[str, list[dict]] = {"before": [], "after": []}
+            scores: dict[str, float] = {}
             for _ in range(repeat):
                 for side, tree in (("before", checkout), ("after", None)):
-                    runs[side].append(_run_child({**case, "out": str(folder)}, tree))
+                    out = folder / side
+                    out.mkdir(exist_ok=True)
+                    runs[side].append(_run_child({**case, "out": str(out)}, tree))
+                    if side not in scores and "tail" not in case:
+                        scores[side] = _artifacts(out / "clip.mp4", case["image"])
             b, a = ({k: min(r[k] for r in runs[side]) for k in ("wall", "cpu", "engine_cpu")} for side in ("before", "after"))
-            psnr = min(r["psnr_first"] for r in runs["after"])
+            psnr = {side: min(r["psnr_first"] for r in runs[side]) for side in runs}
+            art = f"  artifacts {scores['before']:.4f} -> {scores['after']:.4f}" if scores else ""
             print(f"  {name:24s} wall {b['wall']:6.2f} -> {a['wall']:6.2f} s ({a['wall'] / b['wall']:.2f}x;"
                   f" {case['seconds'] / a['wall']:.2f}x real time after)  cpu {b['cpu']:5.1f} -> {a['cpu']:5.1f} s"
                   f" ({a['cpu'] / b['cpu']:.2f}x)  engine cpu {b['engine_cpu']:5.1f} -> {a['engine_cpu']:5.1f} s"
-                  f"  frame-0 PSNR after {psnr:.1f} dB")
+                  f"  frame-0 PSNR {psnr['before']:.1f} -> {psnr['after']:.1f} dB{art}")
+        if not PHOTOS.is_dir():
+            return
+        print("quality: 5 s 720p pro on real photos (artifact score: share of the worst frame; bound 0.01)")
+        for photo, prompt in QUALITY_CASES:
+            image = str(PHOTOS / photo)
+            row = {}
+            for side, tree in (("before", checkout), ("after", None)):
+                out = folder / side
+                got = _run_child({"image": image, "prompt": prompt, "mode": "pro", "w": 1280, "h": 720, "seconds": 5,
+                                  "out": str(out)}, tree)
+                row[side] = (_artifacts(out / "clip.mp4", image), got["psnr_first"])
+            print(f"  {photo:14s} {prompt!r:50s} artifacts {row['before'][0]:.4f} -> {row['after'][0]:.4f}"
+                  f"  frame-0 PSNR {row['before'][1]:.1f} -> {row['after'][1]:.1f} dB")
 
 
 def clips(repeat: int) -> None:

@@ -41,6 +41,7 @@ def _normalised(x: np.ndarray, lo: float = 2.0, hi: float = 98.0) -> np.ndarray:
     return np.clip((x - a) / max(b - a, 1e-6), 0.0, 1.0).astype(np.float32)
 
 
+SKY_TOP_SPAN = 0.3  # share of the top row one connected sky must touch
 SKY_SIDE = 640  # the sky test's working size (longest side); its texture threshold is tuned for it
 
 
@@ -62,11 +63,17 @@ def sky_mask(rgb: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray
     grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
     texture = cv2.GaussianBlur(np.abs(cv2.Laplacian(grey, cv2.CV_32F)), (0, 0), 2.0)
     blueish = (img[..., 2] >= img[..., 0] - 0.02).astype(np.float32)
+    hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)  # float: hue in degrees
+    dusk = (hsv[..., 0] >= 195) & (hsv[..., 0] <= 260) & (hsv[..., 1] > 0.3) & (hsv[..., 2] > 0.12)  # deep blue
     ys = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None]
-    score = (grey > 0.45) * (texture < 0.03) * np.maximum(blueish, (grey > 0.75)) * (ys < 0.65)
+    lit = (grey > 0.45) * np.maximum(blueish, (grey > 0.75))
+    score = np.maximum(lit, dusk) * (texture < 0.03) * (ys < 0.65)
     n, labels = cv2.connectedComponents(score.astype(np.uint8), connectivity=4)
-    top = set(np.unique(labels[0])) - {0}
-    keep = np.isin(labels, list(top)) if top else np.zeros_like(score, bool)
+    # a sky spans the top: parts touching it over at least SKY_TOP_SPAN of the width (a studio
+    # backdrop between a flag and a model touches it in pieces)
+    counts = np.bincount(labels[0], minlength=n)
+    top = [k for k in range(1, n) if counts[k] >= SKY_TOP_SPAN * w]
+    keep = np.isin(labels, top) if top else np.zeros_like(score, bool)
     if keep.mean() < 0.02:
         return np.zeros((out_h, out_w), np.float32)
     mask = cv2.GaussianBlur(keep.astype(np.float32), (0, 0), 1.5)

@@ -1,11 +1,17 @@
-"""Life in the scene: procedural effects chosen from the prompt, each on its own region.
+"""Life in the scene: procedural effects the prompt asks for, each only where the picture has
+its region (the prompt's nouns: cues.py).
 
-| effect  | prompt words (any)                          | region                          | how                               |
-| clouds  | cloud(s), sky, cloudscape                   | sky (bright, smooth, top)       | drifting fbm wisps, lightened in  |
-| shimmer | water, lake, sea, ocean, river, waves, ...  | water (blue/cyan, lower part)   | ripple displacement + glints      |
-| sway    | tree(s), leaves, foliage, grass, wind, ...  | foliage (green)                 | slow sideways displacement        |
-| flicker | fire, flame(s), candle, torch, neon, lights | warm bright areas               | brightness noise                  |
-| snow / rain / dust | snow(ing), rain(ing), dust, particles, embers, ... | whole frame   | seeded particles, drawn each frame |
+| effect  | prompt nouns (any)                          | region found in the pixels           | how                               |
+| clouds  | cloud(s), sky, cloudscape                   | sky (bright, smooth, touching the top) | drifting fbm wisps, lightened in  |
+| shimmer | water, lake, sea, ocean, river, waves, ...  | water (blue/cyan, below the sky)     | ripple displacement + glints      |
+| sway    | tree(s), leaves, foliage, grass, wind, ...  | foliage (green)                      | slow sideways displacement        |
+| flicker | fire, flame(s), candle, torch, campfire     | flames (saturated orange-red, bright) | brightness noise                 |
+| flicker | lights, lamps, neon, lanterns               | light sources (small bright highlights) | brightness noise               |
+| snow / rain | snow(ing), rain(ing), storm, ...        | the whole frame, on an outdoor scene (sky, water or foliage found) | particles |
+| dust    | dust, particles, embers, sparkles, ...      | the whole frame                      | seeded particles                  |
+
+An effect whose region is not in the picture (less than MIN_REGION of the frame) is not drawn,
+and `skipped()` says why, for the job's metadata: no water rippling a suit, no rain over a table.
 
 Every effect is a smooth function of time (sums of sines, noise translated sub-pixel, particles
 on straight or sinusoidal paths), seeded from the clip's seed, and ramps in over the first
@@ -18,34 +24,23 @@ region masks are found once on the fitted frame and follow the background layer'
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import numpy as np
 
+from stillmotion.engines.motion.cues import FIRE_WORDS
 from stillmotion.engines.motion.depth import sky_mask
 from stillmotion.engines.motion.threads import Scratch
 
 RAMP_S = 0.6
 FIELD_REFERENCE = 1280  # `scale` is a fraction of a frame this long (720p); larger frames upsample more
-_WORDS = {
-    "clouds": r"clouds?|cloudy|cloudscape|sky|skies",
-    "shimmer": r"water|lake|sea|ocean|river|waves?|pond|stream|pool|reflections?|shore|beach",
-    "sway": r"trees?|leaves|leaf|foliage|grass|forest|wind|breeze|branches|plants?|flowers?|palms?",
-    "flicker": r"fire|flames?|candles?|campfire|torch(?:es)?|fireplace|flicker(?:s|ing)?|neon|lanterns?|lights",
-    "snow": r"snow|snowing|snowfall|snowflakes?|blizzard",
-    "rain": r"rain|raining|rainy|drizzle|downpour|storm",
-    "dust": r"dust|particles|motes|sparkles?|embers|fireflies|pollen|magic",
-}
-PATTERNS = {name: re.compile(rf"\b(?:{words})\b", re.IGNORECASE) for name, words in _WORDS.items()}
 PARTICLES = {"snow": 260, "rain": 320, "dust": 140}  # per 1280x720, scaled by area
-
-
-def effects_in(prompt: str | None) -> list[str]:
-    """Effect names the prompt asks for, in a fixed order."""
-    return [name for name, rx in PATTERNS.items() if rx.search(prompt or "")]
+MIN_REGION = {"clouds": 0.03, "shimmer": 0.03, "sway": 0.03, "flicker": 0.002}  # share of the frame
+MAX_FLAME_SHARE = 0.04  # a warm surface larger than this share of the frame is an object, not a flame
+WATER_TEXTURE = 0.03  # mean texture (as sky_mask measures it) below which blue joined to the sky is sky
+OUTDOOR_SHARE = 0.03  # sky, water or foliage over this share of the frame: rain and snow may fall
 
 
 def _hsv_mask(small: np.ndarray, name: str, sky: np.ndarray | None = None) -> np.ndarray:
@@ -58,20 +53,49 @@ def _hsv_mask(small: np.ndarray, name: str, sky: np.ndarray | None = None) -> np
     ys = np.linspace(0, 1, h, dtype=np.float32)[:, None]
     if name == "shimmer":
         m = (hue >= 80) & (hue <= 130) & (sat > 0.12) & (val > 0.12) & (ys > 0.3)
-        if sky is not None:  # below the column's lowest sky pixel, by a margin the sky mask's soft edge may leave out
+        if sky is not None and (sky > 0.5).any():
             is_sky = sky > 0.5
+            # blue that runs on from the sky and is mostly as smooth as sky is more sky (the
+            # sky test stops at two thirds of the height; the median, so thin towers or wires in a sky
+            # do not make it water); water has texture (ripples, reflections)
+            # and may meet the sky at a horizon
+            grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
+            texture = cv2.GaussianBlur(np.abs(cv2.Laplacian(grey, cv2.CV_32F)), (0, 0), 2.0)
+            n, labels = cv2.connectedComponents((m | is_sky).astype(np.uint8), connectivity=8)
+            for k in np.unique(labels[is_sky]):
+                part = (labels == k) & m & ~is_sky
+                if part.any() and float(np.median(texture[part])) < WATER_TEXTURE:
+                    m &= labels != k
+            # below the column's lowest sky pixel, by a margin the sky mask's soft edge may leave out
             lowest = np.where(is_sky.any(axis=0), h - 1 - np.argmax(is_sky[::-1], axis=0), -1)
             m &= np.arange(h)[:, None] > lowest[None, :] + max(1, round(0.04 * h))
         m = _without_specks(m, 0.01)
-        if m.mean() < 0.01:  # no blue water found: the lower part of the frame
-            m = np.broadcast_to(ys > 0.7, m.shape)
     elif name == "sway":
         m = (hue >= 30) & (hue <= 90) & (sat > 0.2) & (val > 0.12)
-    elif name == "flicker":
-        m = ((hue < 25) | (hue > 165)) & (sat > 0.35) & (val > 0.55)
+        m = _without_specks(m, 0.005)
+    elif name in ("fire", "lights"):  # sources of light: much brighter than their surroundings
+        around = cv2.GaussianBlur(val, (0, 0), max(2.0, small.shape[0] / 12))
+        glowing = (val > 0.8) & (val - around > 0.12)
+        if name == "fire":  # flames glow warm and saturated; a lamp's core is pale
+            warm = ((hue <= 30) | (hue >= 170)) & (sat > 0.45)
+            glowing &= warm & (val > 0.9) & (val - around > 0.18)
+            # ...and are compact: a glowing part of a large warm surface (an orange suit, a red saucer) is not a flame
+            n, labels, stats, _ = cv2.connectedComponentsWithStats((warm & (val > 0.5)).astype(np.uint8), connectivity=8)
+            large = stats[:, cv2.CC_STAT_AREA] > MAX_FLAME_SHARE * warm.size
+            large[0] = False
+            glowing &= ~large[labels]
+        m = cv2.dilate(_without_specks(glowing, 0.0002).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     else:
         m = np.ones_like(hue, bool)
     return cv2.GaussianBlur(m.astype(np.float32), (0, 0), 1.5)
+
+
+def ambient_mask(rgb: np.ndarray) -> np.ndarray:
+    """Where ambient life may move the picture (sky, water, foliage), found as the effects find
+    those regions: (h, w) float32 in 0..1 at `rgb`'s size. The artifact score (evaluation) leaves
+    these out, so water may ripple and leaves sway, and nothing else."""
+    sky = sky_mask(rgb)
+    return np.maximum(sky, np.maximum(_hsv_mask(rgb, "shimmer", sky), _hsv_mask(rgb, "sway")))
 
 
 def _without_specks(mask: np.ndarray, least: float) -> np.ndarray:
@@ -106,10 +130,11 @@ class _Particles:
 class Effects:
     """Per-frame application of the chosen effects to an RGBA output frame (in place)."""
 
-    def __init__(self, names: list[str], fitted: np.ndarray, seconds: float, scale: float, seed: int) -> None:
+    def __init__(self, asked: dict[str, str] | list[str], fitted: np.ndarray, seconds: float, scale: float, seed: int) -> None:
         h, w = fitted.shape[:2]
         self.size = (w, h)
-        self.names = names
+        asked = dict(asked) if isinstance(asked, dict) else {name: name for name in asked}
+        names = list(asked)
         self.seconds = seconds
         self.rng = np.random.default_rng(seed + 7919)
         scale = min(scale, scale * FIELD_REFERENCE / max(w, h))  # above 720p, fields stay at 720p's size
@@ -120,16 +145,31 @@ class Effects:
         padded = cv2.copyMakeBorder(fitted, 0, sh * r - h, 0, sw * r - w, cv2.BORDER_REPLICATE)
         small = cv2.resize(padded, (sw, sh), interpolation=cv2.INTER_AREA)
         self.masks: dict[str, np.ndarray] = {}
-        sky = sky_mask(padded, (sw, sh)) if {"clouds", "shimmer"} & set(names) else None
-        for name in names:
+        self.skipped: list[dict[str, Any]] = []
+        outdoor = {"snow", "rain"} & set(names)
+        sky = sky_mask(padded, (sw, sh)) if {"clouds", "shimmer"} & set(names) or outdoor else None
+        for name in list(names):
             if name == "clouds":
-                m = sky
-                if m is None or m.mean() < 0.01:
-                    ys = np.linspace(0, 1, sh, dtype=np.float32)[:, None]
-                    m = np.broadcast_to(np.clip((0.35 - ys) / 0.15, 0, 1), (sh, sw)).copy()
-                self.masks[name] = m
-            elif name in ("shimmer", "sway", "flicker"):
+                self.masks[name] = sky
+            elif name == "flicker":
+                self.masks[name] = _hsv_mask(small, "fire" if FIRE_WORDS.search(asked[name]) else "lights")
+            elif name in ("shimmer", "sway"):
                 self.masks[name] = _hsv_mask(small, name, sky)
+            if name in MIN_REGION and float(self.masks[name].mean()) < MIN_REGION[name]:
+                del self.masks[name]
+                names.remove(name)
+                self.skipped.append({"name": name, "asked_by": asked[name],
+                                     "reason": f"no {_REGION_WORDS[name] if name != 'flicker' else _flicker_region(asked[name])} "
+                                               "found in the picture"})
+        if outdoor:
+            shares = [float(sky.mean())] + [float(_hsv_mask(small, k, sky).mean()) for k in ("shimmer", "sway")]
+            if max(shares) < OUTDOOR_SHARE:
+                for name in sorted(outdoor, key=names.index):
+                    names.remove(name)
+                    self.skipped.append({"name": name, "asked_by": asked[name],
+                                         "reason": "not an outdoor scene: no sky, water or foliage found in the picture"})
+        self.names = names
+        self.flicker_region = "flames" if FIRE_WORDS.search(asked.get("flicker", "")) else "light_sources"
         self.clouds = _fbm(self.rng, sh, sw * 2) if "clouds" in names else None
         self.phase = self.rng.uniform(0, 2 * math.pi, (sh, sw)).astype(np.float32)
         self.phase = cv2.GaussianBlur(self.phase, (0, 0), 3.0)
@@ -143,7 +183,8 @@ class Effects:
         out = []
         for name in self.names:
             m = self.masks.get(name)
-            out.append({"name": name, "region": _REGION[name], "share": round(float(m.mean()), 3) if m is not None else 1.0})
+            region = self.flicker_region if name == "flicker" else _REGION[name]
+            out.append({"name": name, "region": region, "share": round(float(m.mean()), 3) if m is not None else 1.0})
         return out
 
     def _spawn(self, kind: str) -> _Particles:
@@ -319,7 +360,14 @@ def field_factor(scale: float, w: int, h: int) -> int:
     return max(1, min(round(1.0 / max(scale, 1e-6)), min(w, h) // 16))
 
 
-_REGION = {"clouds": "sky", "shimmer": "water", "sway": "foliage", "flicker": "warm_lights",
+_REGION_WORDS = {"clouds": "sky", "shimmer": "water", "sway": "foliage"}
+
+
+def _flicker_region(word: str) -> str:
+    return "flames" if FIRE_WORDS.search(word) else "light sources"
+
+
+_REGION = {"clouds": "sky", "shimmer": "water", "sway": "foliage", "flicker": "light_sources",
            "snow": "frame", "rain": "frame", "dust": "frame"}
 
 

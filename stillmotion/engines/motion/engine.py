@@ -13,7 +13,8 @@ from PIL import Image
 from stillmotion.domain import GenerationSpec
 from stillmotion.engines.base import RenderContext
 from stillmotion.engines.motion.depth import depth_source
-from stillmotion.engines.motion.effects import Effects, effects_in
+from stillmotion.engines.motion.cues import asked_effects, ignored_motion
+from stillmotion.engines.motion.effects import Effects
 from stillmotion.engines.motion.modes import ModeProfile, profile_for
 from stillmotion.engines.motion.morph import FlowMorph
 from stillmotion.engines.motion.parallax import layer_matrix
@@ -58,8 +59,8 @@ def _defaults() -> tuple[str | None, int]:
 class MotionEngine:
     """CPU engine: no weights needed, deterministic for a given spec.
 
-    With only ``spec.image``: the prompt's motion plan (plan.py) rendered over depth layers
-    (scene.py, parallax.py), with procedural effects (effects.py) and the optional style
+    With only ``spec.image``: the prompt's motion plan (plan.py) rendered as one continuous depth-driven warp
+    (scene.py, depthwarp.py), with procedural effects (effects.py) and the optional style
     (style.py). With ``spec.image_tail`` too: a bidirectional-flow morph (morph.py), with the
     prompt's camera move as a rise-and-settle overlay so both end frames stay exact.
     ``spec.mode`` picks a quality/speed profile (modes.py). ``depth_model_dir``: a local
@@ -116,19 +117,19 @@ class MotionEngine:
         ctx.check()
         x0, y0 = scene.origin
         fitted = scene.canvas[y0 : y0 + spec.height, x0 : x0 + spec.width]
-        effects = Effects(effects_in(spec.prompt), fitted, plan.seconds, profile.effect_scale, spec.seed)
+        effects = Effects(asked_effects(spec.prompt), fitted, plan.seconds, profile.effect_scale, spec.seed)
         ctx.metadata["motion"] = {
             **scene.plan.describe(), "depth": {"source": depth_kind, **scene.info},
-            "effects": effects.describe(), "style": spec.style or "general",
+            "effects": effects.describe(), "effects_skipped": effects.skipped, "style": spec.style or "general",
+            "ignored": ignored_motion(spec.prompt),
         }
         ctx.metadata["camera"] = _camera_summary(scene.plan)
         renderer = scene.renderer
-        background = renderer.disparities[0]
 
         def render(t: float) -> np.ndarray:
             rgba = renderer.frame_rgba(t)
             if effects.names:
-                effects.apply(rgba, t, layer_matrix(scene.plan.state(t), background, size, renderer.pivot))
+                effects.apply(rgba, t, renderer.background_matrix(t))
             return cv2.cvtColor(rgba, cv2.COLOR_RGBA2RGB)
 
         return render

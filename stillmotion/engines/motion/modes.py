@@ -5,13 +5,13 @@ else in the engine branches on the mode name. Unknown or missing modes get ``pro
 parallax, effects and morphs run in every mode: the modes trade the resolution of internal
 computations.
 
-- ``pro`` (best): depth at 384 px, 4 depth layers, each warped bilinearly from a 2x
-  Lanczos-supersampled copy (near-bicubic sharpness at about a third of bicubic's cost, see
-  resample.py), fills and effect fields at half of 720p. Morphs estimate flow on full-resolution
+- ``pro`` (best): depth at 384 px, the depth warp solved every 8 px and sampled bilinearly from
+  a 2x Lanczos-supersampled copy (near-bicubic sharpness at about a third of bicubic's cost, see
+  resample.py), effect fields at half of 720p. Morphs estimate flow on full-resolution
   frames (DIS "medium", ORB matching on up to 1280 px) and resample from 2x copies.
-- ``pro-fast`` (middle): depth at 256 px, 3 layers warped bilinearly, fields at a third; morph
+- ``pro-fast`` (middle): depth at 256 px, the warp solved every 16 px, bilinear, fields at a third; morph
   flow at half resolution with DIS "fast".
-- ``turbo`` (fastest): depth at 160 px, 2 layers, fields at a quarter; morph flow at quarter
+- ``turbo`` (fastest): depth at 160 px, the warp solved every 16 px, fields at a quarter; morph flow at quarter
   resolution with DIS "ultrafast", splatted on a coarser grid.
 
 Figures: ``python -m stillmotion.engines.motion.bench [--clips]`` and docs/motion.md. Lanczos
@@ -29,7 +29,6 @@ import cv2
 @dataclass(frozen=True)
 class ModeProfile:
     name: str
-    warp_interp: int  # cv2 interpolation flag for the camera warp
     morph_interp: int  # cv2 interpolation flag for the morph's per-frame remaps
     morph_supersample: int  # 2: remap a 2x Lanczos-supersampled source (near-bicubic, cheaper)
     flow_scale: float  # resolution (fraction of the frame) at which optical flow is estimated
@@ -39,10 +38,8 @@ class ModeProfile:
     features: int  # ORB keypoints per frame for large-displacement matching
     feature_max_side: int  # cap on the longer side of the image features are found on
     depth_max_side: int = 320  # heuristic depth is estimated at most this many pixels long
-    layer_count: int = 3  # depth layers that slide over each other
-    node_step: int = 8  # output pixels between the camera map's nodes
-    parallax_supersample: int = 1  # 2: layers remapped from a 2x Lanczos copy (near-bicubic)
-    fill_scale: float = 0.25  # resolution at which disoccluded background is extended
+    node_step: int = 8  # output pixels between the nodes the camera warp is solved on
+    parallax_supersample: int = 1  # 2: the canvas remapped from a 2x Lanczos copy (near-bicubic)
     effect_scale: float = 0.25  # resolution of the procedural effects' fields
     anime_scale: float = 0.5  # resolution of the anime style's smoothing
 
@@ -50,7 +47,6 @@ class ModeProfile:
 PROFILES: dict[str, ModeProfile] = {
     "pro": ModeProfile(
         name="pro",
-        warp_interp=cv2.INTER_CUBIC,
         morph_interp=cv2.INTER_LINEAR,
         morph_supersample=2,
         flow_scale=1.0,
@@ -60,16 +56,13 @@ PROFILES: dict[str, ModeProfile] = {
         features=2000,
         feature_max_side=1280,
         depth_max_side=384,
-        layer_count=4,
         node_step=8,
         parallax_supersample=2,
-        fill_scale=0.5,
         effect_scale=0.5,
         anime_scale=1.0,
     ),
     "pro-fast": ModeProfile(
         name="pro-fast",
-        warp_interp=cv2.INTER_LINEAR,
         morph_interp=cv2.INTER_LINEAR,
         morph_supersample=1,
         flow_scale=0.5,
@@ -79,16 +72,13 @@ PROFILES: dict[str, ModeProfile] = {
         features=1500,
         feature_max_side=960,
         depth_max_side=256,
-        layer_count=3,
         node_step=16,
         parallax_supersample=1,
-        fill_scale=0.33,
         effect_scale=0.33,
         anime_scale=0.5,
     ),
     "turbo": ModeProfile(
         name="turbo",
-        warp_interp=cv2.INTER_LINEAR,
         morph_interp=cv2.INTER_LINEAR,
         morph_supersample=1,
         flow_scale=0.25,
@@ -98,10 +88,8 @@ PROFILES: dict[str, ModeProfile] = {
         features=1000,
         feature_max_side=640,
         depth_max_side=160,
-        layer_count=2,
         node_step=16,
         parallax_supersample=1,
-        fill_scale=0.25,
         effect_scale=0.25,
         anime_scale=0.5,
     ),

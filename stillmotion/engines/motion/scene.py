@@ -1,4 +1,4 @@
-"""Per-clip preparation for camera moves: canvas, disparity, layers and the renderer.
+"""Per-clip preparation for camera moves: canvas, disparity, the warp's depth and the renderer.
 
 The canvas keeps the real image content the plan can reach beyond the fitted frame (an input
 wider than the frame gives a pan real pixels) and adds a soft mirrored margin for whatever
@@ -14,11 +14,9 @@ from typing import Any
 import numpy as np
 
 from stillmotion.engines.motion.depth import DepthFn, heuristic_disparity
-from stillmotion.engines.motion.layers import build_layers
+from stillmotion.engines.motion.depthwarp import DepthWarpRenderer, warp_depth
 from stillmotion.engines.motion.modes import ModeProfile
-from stillmotion.engines.motion.parallax import (
-    KERNEL_GUARD, ParallaxRenderer, compensated, has_parallax, plan_reach, turns_about_subject,
-)
+from stillmotion.engines.motion.parallax import KERNEL_GUARD, compensated, plan_reach, turns_about_subject
 from stillmotion.engines.motion.plan import MotionPlan
 from stillmotion.engines.motion.warp import real_margins, soft_pad
 from stillmotion.media.imaging import scale_to_cover
@@ -28,7 +26,7 @@ PIVOT_REGION = 0.5  # central share of the frame whose disparity the subject is 
 
 @dataclass
 class Scene:
-    renderer: ParallaxRenderer
+    renderer: DepthWarpRenderer
     canvas: np.ndarray  # RGB, the source every layer came from (after style)
     disparity: np.ndarray  # full canvas resolution, float32 in [0, 1]
     origin: tuple[int, int]
@@ -75,14 +73,11 @@ def prepare_scene(
     disparity = _disparity(canvas, depth_fn, profile)
     if not pivoting:
         pivot = subject_disparity(disparity[origin[1] : origin[1] + h, origin[0] : origin[0] + w])
-    flat = not has_parallax(plan)
-    layers = build_layers(canvas, disparity, profile.layer_count, profile.fill_scale, flat=flat)
-    renderer = ParallaxRenderer(layers, origin, plan, size, pivot, profile)
+    depth = warp_depth(canvas, disparity, "model" if depth_fn is not None else "heuristic", plan, size, pivot)
+    renderer = DepthWarpRenderer(canvas, depth, origin, plan, size, pivot, profile)
     info = {
-        "layers": len(layers.disparities),
-        "composite": "flat" if flat else "layered",
-        "layer_thresholds": [round(v, 3) for v in layers.thresholds],
-        "layer_disparities": [round(v, 3) for v in layers.disparities],
+        **depth.describe(),
+        "composite": "flat" if renderer.flat else "parallax",
         "subject_disparity": round(pivot, 3),
         "compensation_zoom": round(comp, 4),
         "synthetic_margin_px": list(synthetic),

@@ -3,7 +3,7 @@
 Edge-preserving smoothing (repeated bilateral filtering) flattens shading into cels, colours
 are quantised to a small palette picked by k-means (seeded, deterministic), and dark ink
 lines are drawn where the smoothed image has strong edges. The style is applied to the
-source canvas before the layers are cut, so every frame shows the same restyled pixels
+source canvas the warp samples, so every frame shows the same restyled pixels
 moved by the camera: it holds perfectly steady across frames (only the motion changes).
 """
 

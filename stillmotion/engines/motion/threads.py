@@ -1,6 +1,6 @@
 """Frame-parallel rendering: several frames at once, each on its own thread, in order.
 
-Every frame of a clip is a pure function of its time t (the plan, layers, effect fields and
+Every frame of a clip is a pure function of its time t (the plan, the warp, effect fields and
 flows are fixed before the first frame), so frames can be rendered side by side. That beats
 OpenCV's own threading, which splits each call across cores and waits at the end of each:
 on two cores a 720p turbo frame is a dozen calls of 0.3-6 ms, and OpenCV's workers spent a
