@@ -73,7 +73,7 @@ def generate_local(
     spec = entry.build_spec(valid, images, used_seed)
     output.parent.mkdir(parents=True, exist_ok=True)
     return render_clip(
-        get_engine(entry.engine),
+        get_engine(entry.engine, settings),
         spec,
         output,
         output.with_suffix(".jpg"),

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from stillmotion.engines.base import Engine, RenderContext
-
-if TYPE_CHECKING:
-    from stillmotion.settings import Settings
+from stillmotion.settings import Settings
 
 
 def get_engine(name: str, settings: Settings | None = None) -> Engine:
@@ -15,9 +11,8 @@ def get_engine(name: str, settings: Settings | None = None) -> Engine:
     if name == "motion":
         from stillmotion.engines.motion import MotionEngine
 
-        if settings is not None:  # the caller's settings, not a second read of the environment
-            return MotionEngine(settings.depth_model_dir, use_settings=False, workers=settings.render_threads or None)
-        return MotionEngine()
+        settings = settings or Settings.defaults()  # never a second read of the environment
+        return MotionEngine(settings.depth_model_dir, workers=settings.render_threads or None)
     if name == "diffusers":
         from stillmotion.engines.diffusers import DiffusersEngine
 

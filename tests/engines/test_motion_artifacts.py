@@ -53,7 +53,7 @@ def test_real_photos_through_every_named_move_stay_clean_and_move_as_named(i: in
     move, prompt, check = MOVES[i]
     photo = str(PHOTOS / PHOTO_NAMES[i % len(PHOTO_NAMES)])
     ctx = RenderContext()
-    frames = render(MotionEngine(use_settings=False, workers=1), make_spec(photo, prompt, width=W, height=H, num_frames=16,
+    frames = render(MotionEngine(workers=1), make_spec(photo, prompt, width=W, height=H, num_frames=16,
                                                                          mode=mode), ctx)
     assert ctx.metadata["motion"]["segments"][0]["move"].split("+")[0] == move
     reference, origin = scale_to_cover(load_rgb(photo), W, H)
@@ -97,7 +97,7 @@ def test_a_depth_map_that_cuts_an_object_in_two_never_tears_it(tmp_path: Path, p
         out[y0 : y0 + H, x0 : x0 + W] = depth
         return out
 
-    engine = MotionEngine(use_settings=False, workers=1)
+    engine = MotionEngine(workers=1)
     engine.depth_model_dir = "wrong"
     ctx = RenderContext()
     import stillmotion.engines.motion.engine as engine_module

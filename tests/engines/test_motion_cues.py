@@ -105,7 +105,7 @@ def test_subject_motion_the_engine_cannot_make_is_listed(prompt: str, phrases: l
 def test_metadata_says_what_was_ignored_and_which_effects_were_skipped(tmp_path: Path) -> None:
     path = save_png(tmp_path / "cup.png", _image("coffee"))
     ctx = RenderContext()
-    render(MotionEngine(use_settings=False, workers=1),
+    render(MotionEngine(workers=1),
            make_spec(path, "steam rises from the coffee while rain patters on the window", num_frames=6), ctx)
     motion = ctx.metadata["motion"]
     assert motion["ignored"] == ["steam rises from the coffee"]

@@ -115,7 +115,7 @@ def test_no_holes_when_the_near_card_slides(tmp_path: Path, mode: str) -> None:
     img = np.clip(img, 50, 255)  # so a black pixel can only be a hole
     path = save_png(tmp_path / "scene.png", img)
     for prompt in ("the camera quickly trucks left", "orbit right quickly", "pulls back to reveal", "roll left"):
-        frames = render(MotionEngine(use_settings=False), make_spec(path, prompt, num_frames=12, mode=mode))
+        frames = render(MotionEngine(), make_spec(path, prompt, num_frames=12, mode=mode))
         for fr in frames:
             assert fr.max(axis=-1).min() >= 25, prompt  # no black (empty) pixel anywhere
 
@@ -134,7 +134,7 @@ def test_no_holes_when_the_near_card_slides(tmp_path: Path, mode: str) -> None:
     ],
 )
 def test_named_moves_give_flow_the_right_way(texture_png, prompt: str, check) -> None:
-    frames = render(MotionEngine(use_settings=False), make_spec(texture_png(), f"The camera moves: {prompt}", num_frames=24))
+    frames = render(MotionEngine(), make_spec(texture_png(), f"The camera moves: {prompt}", num_frames=24))
     f = flow(frames[0], frames[-1])[16:-16, 16:-16]
     assert check(f), prompt
 

@@ -39,7 +39,7 @@ REGIONS = {"clouds": (slice(0, 55), slice(None)), "sway": (slice(65, 100), slice
 def test_effect_lands_on_its_region(tmp_path: Path, effect: str, prompt: str) -> None:
     spec = make_spec(_landscape(tmp_path), f"Static shot. {prompt}", num_frames=36, seed=3)
     ctx = RenderContext()
-    frames = render(MotionEngine(use_settings=False), spec, ctx)
+    frames = render(MotionEngine(), spec, ctx)
     change = np.mean([np.abs(f.astype(np.float32) - frames[0]).mean(axis=-1) for f in frames[15:]], axis=0)
     region = np.zeros((H, W), bool)
     region[REGIONS[effect]] = True
@@ -55,9 +55,9 @@ def test_effect_lands_on_its_region(tmp_path: Path, effect: str, prompt: str) ->
 @pytest.mark.parametrize("kind", ["snow", "rain", "dust"])
 def test_particles_are_seeded_and_cover_the_frame(tmp_path: Path, kind: str) -> None:
     path = _landscape(tmp_path)
-    a = render(MotionEngine(use_settings=False), make_spec(path, f"static shot, {kind} falling", num_frames=20, seed=5))
-    b = render(MotionEngine(use_settings=False), make_spec(path, f"static shot, {kind} falling", num_frames=20, seed=5))
-    c = render(MotionEngine(use_settings=False), make_spec(path, f"static shot, {kind} falling", num_frames=20, seed=6))
+    a = render(MotionEngine(), make_spec(path, f"static shot, {kind} falling", num_frames=20, seed=5))
+    b = render(MotionEngine(), make_spec(path, f"static shot, {kind} falling", num_frames=20, seed=5))
+    c = render(MotionEngine(), make_spec(path, f"static shot, {kind} falling", num_frames=20, seed=6))
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
     assert not np.array_equal(a[-1], c[-1])
     lit = (a[-1].astype(int) - a[0]).max(axis=-1) > 10
@@ -68,14 +68,14 @@ def test_anime_is_cel_shaded_and_steady(tmp_path: Path) -> None:
     path = save_png(tmp_path / "in.png", textured(W, H, seed=2, cell=24))
     spec = make_spec(path, "static shot", num_frames=8)
     spec = GenerationSpec(**{**spec.to_dict(), "style": "anime", "audio": spec.audio})
-    frames = render(MotionEngine(use_settings=False), spec)
+    frames = render(MotionEngine(), spec)
     assert all(np.array_equal(frames[0], f) for f in frames)  # steady: no flicker at all
     colours = len(np.unique(frames[0].reshape(-1, 3), axis=0))
-    general = render(MotionEngine(use_settings=False), make_spec(path, "static shot", num_frames=1))[0]
+    general = render(MotionEngine(), make_spec(path, "static shot", num_frames=1))[0]
     assert colours < len(np.unique(general.reshape(-1, 3), axis=0)) / 4
     pan = GenerationSpec(**{**spec.to_dict(), "prompt": "slow pan left", "audio": spec.audio})
-    moving = render(MotionEngine(use_settings=False), pan)
-    plain = render(MotionEngine(use_settings=False), make_spec(path, "slow pan left", num_frames=8))
+    moving = render(MotionEngine(), pan)
+    plain = render(MotionEngine(), make_spec(path, "slow pan left", num_frames=8))
 
     def steps(frames: list[np.ndarray]) -> list[float]:
         return [float(np.abs(b.astype(np.float32) - a).mean()) for a, b in zip(frames, frames[1:])]
@@ -93,7 +93,7 @@ def test_sizes_exact_for_every_aspect_and_resolution(tmp_path: Path, aspect: str
     a, b = ASPECTS[aspect]
     w, h = (round(short * a / b / 2) * 2, short) if a >= b else (short, round(short * b / a / 2) * 2)
     path = save_png(tmp_path / "src.png", textured(300, 200, seed=1))  # another aspect: fitted, no bars
-    frames = render(MotionEngine(use_settings=False), make_spec(path, "zoom in", width=w, height=h, num_frames=3, mode="turbo"))
+    frames = render(MotionEngine(), make_spec(path, "zoom in", width=w, height=h, num_frames=3, mode="turbo"))
     assert len(frames) == 3 and all(f.shape == (h, w, 3) and f.dtype == np.uint8 for f in frames)
     ref = fit_to_frame(cv2.imread(path)[..., ::-1], w, h)
     assert psnr(frames[0], ref) > 40
@@ -105,7 +105,7 @@ def test_sizes_exact_for_every_aspect_and_resolution(tmp_path: Path, aspect: str
 def test_beats_place_zoom_punches(texture_png) -> None:
     spec = make_spec(texture_png(), "static shot", num_frames=48)
     ctx = RenderContext(beats=(0.5, 1.0, 1.5))
-    frames = render(MotionEngine(use_settings=False), spec, ctx)
+    frames = render(MotionEngine(), spec, ctx)
     assert ctx.metadata["motion"]["accents"] == [0.5, 1.5] and ctx.metadata["motion"]["accent_source"] == "beats"
     zoom = [np.trace(np.linalg.lstsq(np.c_[np.mgrid[0:H:4, 0:W:4].reshape(2, -1).T[:, ::-1], np.ones(45 * 80)],
                                      flow(frames[0], f)[::4, ::4].reshape(-1, 2), rcond=None)[0][:2]) for f in frames]
@@ -130,7 +130,7 @@ def test_morph_progress_quarter_half_three_quarters(tmp_path: Path, mode: str) -
     """A square travels 160 px (well over its own size): frames 1/4, 1/2 and 3/4 of the way show
     it that far along, measured by integrating DIS flow between consecutive frames."""
     head, tail = _pair(tmp_path, 40, 200)
-    frames = render(MotionEngine(use_settings=False), make_spec(head, "", image_tail=tail, num_frames=25, mode=mode))
+    frames = render(MotionEngine(), make_spec(head, "", image_tail=tail, num_frames=25, mode=mode))
     x = 40.0
     travelled = [0.0]
     for a, b in zip(frames, frames[1:]):
@@ -148,7 +148,7 @@ def test_unrelated_frames_fall_back_to_a_transition(tmp_path: Path) -> None:
     head = save_png(tmp_path / "a.png", textured(W, H, seed=1))
     tail = save_png(tmp_path / "b.png", textured(W, H, seed=99))
     ctx = RenderContext()
-    frames = render(MotionEngine(use_settings=False), make_spec(head, "", image_tail=tail, num_frames=9), ctx)
+    frames = render(MotionEngine(), make_spec(head, "", image_tail=tail, num_frames=9), ctx)
     assert ctx.metadata["morph"]["method"] == "crossfade" and ctx.metadata["motion"]["transition"] == "crossfade"
     assert np.array_equal(frames[-1], cv2.imread(tail)[..., ::-1])
 
@@ -156,7 +156,7 @@ def test_unrelated_frames_fall_back_to_a_transition(tmp_path: Path) -> None:
 def test_start_end_with_camera_move_keeps_both_ends(tmp_path: Path) -> None:
     head, tail = _pair(tmp_path, 100, 140)
     ctx = RenderContext()
-    frames = render(MotionEngine(use_settings=False), make_spec(head, "The camera zooms in", image_tail=tail, num_frames=13), ctx)
+    frames = render(MotionEngine(), make_spec(head, "The camera zooms in", image_tail=tail, num_frames=13), ctx)
     assert ctx.metadata["motion"]["applied"] and ctx.metadata["motion"]["envelope"] == "bump"
     assert psnr(frames[0], cv2.imread(head)[..., ::-1]) > 40 and psnr(frames[-1], cv2.imread(tail)[..., ::-1]) > 40
     f = flow(frames[0], frames[6])[16:-16, 16:-16]

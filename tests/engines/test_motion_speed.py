@@ -112,7 +112,7 @@ def test_frames_are_fresh_arrays_so_render_clip_need_not_copy_them(tmp_path: Pat
 
     img = save_png(tmp_path / "a.png", textured(160, 96, seed=2))
     tail = save_png(tmp_path / "b.png", np.roll(textured(160, 96, seed=2), 6, axis=1))
-    engine = MotionEngine(use_settings=False)
+    engine = MotionEngine()
     assert engine.fresh_frames
     for spec in (make_spec(img, "the camera pushes in over the lake", width=160, height=96, num_frames=6),
                  make_spec(img, "the camera pushes in", width=160, height=96, num_frames=6, mode="turbo"),
@@ -139,7 +139,7 @@ def test_render_clip_runs_frame_workers_on_one_opencv_thread_and_restores_the_co
     img = save_png(tmp_path / "a.png", textured(160, 96, seed=2))
     before = cv2.getNumThreads()
     for workers, during in ((2, 1), (1, before)):  # frames in parallel: one OpenCV thread each
-        engine = Probe(use_settings=False, workers=workers)
+        engine = Probe(workers=workers)
         for mode in ("turbo", "pro"):
             seen.clear()
             spec = make_spec(img, "the camera pushes in", width=160, height=96, num_frames=4, mode=mode)
@@ -159,8 +159,8 @@ def test_frames_rendered_in_parallel_equal_frames_rendered_one_by_one(tmp_path: 
     tail = save_png(tmp_path / "b.png", np.roll(textured(192, 108, seed=4), 9, axis=1)) if case == "morph" else None
     prompt = "the camera pushes in while clouds drift over the lake, snow falls" if case == "camera" else ""
     spec = make_spec(img, prompt, width=192, height=108, num_frames=9, image_tail=tail)
-    one = list(MotionEngine(use_settings=False, workers=1).frames(spec, RenderContext()))
-    three = list(MotionEngine(use_settings=False, workers=3).frames(spec, RenderContext()))
+    one = list(MotionEngine(workers=1).frames(spec, RenderContext()))
+    three = list(MotionEngine(workers=3).frames(spec, RenderContext()))
     assert len(one) == len(three) == 9
     for a, b in zip(one, three):
         assert np.array_equal(a, b)
@@ -312,7 +312,7 @@ def test_encoder_gets_the_cores_the_frame_workers_leave(monkeypatch: pytest.Monk
 
     for cores, workers, want in ((2, 2, 1), (1, 1, 1), (16, 4, 12)):
         monkeypatch.setattr(render, "usable_cores", lambda cores=cores: cores)
-        assert render.encoder_threads(MotionEngine(use_settings=False, workers=workers)) == want
+        assert render.encoder_threads(MotionEngine(workers=workers)) == want
     assert render.encoder_threads(object()) == 0  # an engine that does not say: x264 decides
 
 

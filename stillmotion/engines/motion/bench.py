@@ -96,7 +96,7 @@ def _fps(spec: GenerationSpec, repeat: int) -> float:
     best = float("inf")
     for _ in range(repeat):
         start = time.perf_counter()
-        count = sum(1 for _ in MotionEngine(use_settings=False).frames(spec, RenderContext()))
+        count = sum(1 for _ in MotionEngine().frames(spec, RenderContext()))
         best = min(best, time.perf_counter() - start)
     assert count == spec.num_frames
     return spec.num_frames / best
@@ -147,7 +147,7 @@ def _clip(image: str, prompt: str, mode: str, w: int, h: int, seconds: int, out:
     spec = GenerationSpec(model="bench", mode=mode, prompt=prompt, image=image, width=w, height=h,
                           num_frames=seconds * 24, duration=seconds, seed=1, resolution="bench", image_tail=tail)
     start = time.perf_counter()
-    render_clip(MotionEngine(use_settings=False), spec, out / "clip.mp4", out / "cover.jpg")
+    render_clip(MotionEngine(), spec, out / "clip.mp4", out / "cover.jpg")
     return time.perf_counter() - start
 
 
@@ -191,7 +191,7 @@ def child(case: dict) -> dict:
                           height=case["h"], num_frames=case["seconds"] * 24, duration=case["seconds"], seed=1,
                           resolution="bench", image_tail=case.get("tail"))
     cpu0, t0 = _cpu(), time.perf_counter()
-    for _ in MotionEngine(use_settings=False).frames(spec, RenderContext()):
+    for _ in MotionEngine().frames(spec, RenderContext()):
         pass
     engine_wall, engine_cpu = time.perf_counter() - t0, _cpu() - cpu0
     cpu0 = _cpu()

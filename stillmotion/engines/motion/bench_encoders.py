@@ -46,7 +46,7 @@ def yuv_frames(scene: str, width: int, height: int, frames: int, folder: Path) -
                           image=str(image), width=width, height=height, num_frames=frames, duration=max(1, frames // 24),
                           seed=1, resolution="bench")
     out = []
-    for rgb in MotionEngine(use_settings=False).frames(spec, RenderContext()):
+    for rgb in MotionEngine().frames(spec, RenderContext()):
         out.append(rgb_to_yuv_frame(rgb))
     return out
 

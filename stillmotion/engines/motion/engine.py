@@ -48,14 +48,6 @@ def rng_for(seed: int) -> np.random.Generator:
     return np.random.default_rng(int(seed) % (2**64))
 
 
-def _defaults() -> tuple[str | None, int]:
-    """The depth model folder and render threads (0: automatic) from the environment's settings."""
-    from stillmotion.settings import Settings
-
-    settings = Settings()
-    return (str(settings.depth_model_dir) if settings.depth_model_dir else None), settings.render_threads
-
-
 class MotionEngine:
     """CPU engine: no weights needed, deterministic for a given spec.
 
@@ -64,21 +56,15 @@ class MotionEngine:
     (style.py). With ``spec.image_tail`` too: a bidirectional-flow morph (morph.py), with the
     prompt's camera move as a rise-and-settle overlay so both end frames stay exact.
     ``spec.mode`` picks a quality/speed profile (modes.py). ``depth_model_dir``: a local
-    Depth Anything V2 checkpoint used instead of the heuristic depth (default: the setting).
-    ``workers``: frames rendered at once (default: the ``render_threads`` setting, else the usable
-    cores, at most 4; threads.py); the output does not depend on it.
+    Depth Anything V2 checkpoint used instead of the heuristic depth (none: heuristic depth).
+    ``workers``: frames rendered at once (default: the usable cores, at most 4; threads.py); the
+    output does not depend on it. `engines.get_engine` passes both from the settings.
     """
 
     name = "motion"
     fresh_frames = True  # every frame is a new array (render.prefetch need not copy it)
 
-    def __init__(
-        self, depth_model_dir: str | Path | None = None, *, use_settings: bool = True, workers: int | None = None
-    ) -> None:
-        if use_settings and (depth_model_dir is None or workers is None):
-            default_dir, default_workers = _defaults()
-            depth_model_dir = default_dir if depth_model_dir is None else depth_model_dir
-            workers = workers or default_workers or None
+    def __init__(self, depth_model_dir: str | Path | None = None, *, workers: int | None = None) -> None:
         self.depth_model_dir = str(depth_model_dir) if depth_model_dir else None
         self.workers = frame_workers() if workers is None else max(1, int(workers))
 
