@@ -10,6 +10,7 @@ from stillmotion import __version__
 from stillmotion.api import async_dialect, files, job_dialect, ops, v1, voices
 from stillmotion.api.middleware import RequestContext
 from stillmotion.api.openapi import openapi_document
+from stillmotion.api.playground import install as install_pages
 from stillmotion.runtime import Runtime
 
 
@@ -31,5 +32,6 @@ def create_app(runtime: Runtime, *, workers: int = 0) -> FastAPI:
         app.router.routes.extend(module.routes)
     document = openapi_document()
     app.openapi = lambda: document  # type: ignore[method-assign]
+    install_pages(app)  # the playground at /, offline /docs and /redoc
     app.add_middleware(RequestContext)
     return app

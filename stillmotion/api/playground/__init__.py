@@ -1,0 +1,35 @@
+"""Pages a person opens in a browser, served by the service itself with no CDN and no build
+step: the playground at `/` (plain HTML, CSS and JavaScript under `static/`, which talk to
+`/v1` with the key the user enters) and the API docs (`stillmotion.api.docs_ui`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from stillmotion.api import docs_ui
+
+STATIC = Path(__file__).parent / "static"
+# FastAPI's own pages load Swagger UI and ReDoc from a CDN; ours replace them.
+REPLACED = {"/docs", "/docs/oauth2-redirect", "/redoc"}
+
+
+async def index(request: Request) -> Response:
+    return FileResponse(STATIC / "index.html", media_type="text/html", headers={"Cache-Control": "no-cache"})
+
+
+routes: list[BaseRoute] = [
+    Route("/", index, methods=["GET"]),
+    Mount("/playground", app=StaticFiles(directory=STATIC), name="playground"),
+]
+
+
+def install(app: FastAPI) -> None:
+    """Mount the playground and the offline docs on `app`, in place of FastAPI's CDN pages."""
+    app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) not in REPLACED]
+    app.router.routes.extend([*routes, *docs_ui.routes])
