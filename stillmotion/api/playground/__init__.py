@@ -17,10 +17,13 @@ from stillmotion.api import docs_ui
 STATIC = Path(__file__).parent / "static"
 # FastAPI's own pages load Swagger UI and ReDoc from a CDN; ours replace them.
 REPLACED = {"/docs", "/docs/oauth2-redirect", "/redoc"}
+# The page talks to its own origin only; the browser enforces it.
+CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self'; connect-src 'self'; "
+       "style-src 'self'; script-src 'self'")
 
 
 async def index(request: Request) -> Response:
-    return FileResponse(STATIC / "index.html", media_type="text/html", headers={"Cache-Control": "no-cache"})
+    return FileResponse(STATIC / "index.html", media_type="text/html", headers={"Cache-Control": "no-cache", "Content-Security-Policy": CSP})
 
 
 routes: list[BaseRoute] = [
