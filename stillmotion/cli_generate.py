@@ -162,15 +162,16 @@ def load_image(ref: str, field: str, folder: Path, settings: Any) -> Any:
     from stillmotion.errors import FieldInvalid
     from stillmotion.media.inputs import fetch_image_data, validate_image_bytes
 
-    path = Path(ref)
-    if not ref.startswith(("http://", "https://", "data:")):
+    is_file = not ref.startswith(("http://", "https://", "data:"))
+    if is_file:
+        path = Path(ref)
         if not path.is_file():
             raise FieldInvalid(f"no such file {ref!r} (give a path, an http(s) URL or a data URI)", field=field)
         data = path.read_bytes()
     else:
         data = asyncio.run(fetch_image_data(ref, field=field, settings=settings))
     info = validate_image_bytes(data, field=field, settings=settings)
-    if path.is_file():
+    if is_file:
         return StoredImage(str(path.resolve()), info.width, info.height)
     local = folder / f"{field.replace('[0]', '')}.{info.ext}"
     local.write_bytes(info.data)
