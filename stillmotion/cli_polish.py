@@ -103,7 +103,7 @@ def _keys_parser(sub: Any, old: argparse.ArgumentParser) -> None:
     limits(change, "")
     change.add_argument("--unlimited", action="store_true", help="remove the key's balance limit")
     common(change)
-    revoke = actions.add_parser("revoke", help="revoke a key", description="Revoke a key; its jobs stay readable to no one.")
+    revoke = actions.add_parser("revoke", help="revoke a key", description="Revoke a key: requests with it are refused from now on.")
     revoke.add_argument("name", metavar="KEY_ID", help="the id `keys list` shows")
     common(revoke)
     sub.choices["keys"] = keys
