@@ -216,7 +216,7 @@ def parser() -> argparse.ArgumentParser:
     from stillmotion.engines.diffusers.cli import add_commands as gpu_commands  # argparse only
 
     gpu_commands(sub, common)  # models add|list|pull, bench gpu
-    return p
+    return __import__("stillmotion.cli_polish").cli_polish.refine(p)  # help texts, generate, keys, data dir
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -1,4 +1,5 @@
-"""The ASGI application: one Mount per dialect (each with its own error handler) around one Runtime."""
+"""The ASGI application: one Mount per dialect (each with its own error handler) around one Runtime,
+the playground at `/` and the offline API docs."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from stillmotion import __version__
-from stillmotion.api import async_dialect, files, job_dialect, ops, v1
+from stillmotion.api import async_dialect, docs_ui, files, job_dialect, ops, playground, v1
 from stillmotion.api.middleware import RequestContext
 from stillmotion.api.openapi import openapi_document
 from stillmotion.api.v1_events import JobWatch
@@ -26,10 +27,14 @@ def create_app(runtime: Runtime, *, workers: int = 0) -> FastAPI:
             await runtime.service.aclose()
             runtime.shutdown()
 
-    app = FastAPI(title="stillmotion", version=__version__, lifespan=lifespan)
+    # FastAPI's own /docs and /redoc load their assets from a CDN; docs_ui serves them offline.
+    app = FastAPI(title="stillmotion", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.runtime = runtime
     app.state.job_watch = JobWatch(runtime.service)
-    app.router.routes.extend([job_dialect.mount, async_dialect.mount, v1.mount, *files.routes, *ops.routes])
+    app.router.routes.extend([
+        job_dialect.mount, async_dialect.mount, v1.mount, *files.routes, *ops.routes,
+        *playground.routes, *docs_ui.routes,
+    ])
     document = openapi_document()
     app.openapi = lambda: document  # type: ignore[method-assign]
     app.add_middleware(RequestContext)

@@ -72,9 +72,10 @@ def _parse(url: str, field: str, error: type[StillmotionError]) -> httpx.URL:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError):
         raise error("malformed URL", field=field) from None
+    if not parsed.scheme:  # a placeholder such as "CALLBACK_URL", or a URL without its scheme
+        raise error(f"{url!r} is not an http(s) URL", field=field)
     if parsed.scheme not in _SCHEMES:
-        shown = parsed.scheme or "none"
-        raise error(f"unsupported URL scheme {shown!r}; use http or https", field=field)
+        raise error(f"unsupported URL scheme {parsed.scheme!r}; use http or https", field=field)
     if not parsed.host:
         raise error("URL has no host", field=field)
     return parsed

@@ -34,7 +34,8 @@ _FORMATS = ("JPEG", "PNG", "WEBP")
 MARGIN = 0.03
 BOX_HEIGHT = 0.10  # a user's mark fits in a box this high ...
 BOX_WIDTH = 0.30  # ... and this wide
-TEXT_HEIGHT = 0.045  # cap height of the default mark's text
+TEXT_HEIGHT = 0.045  # the default mark is at most twice this high ...
+DEFAULT_WIDTH = 0.15  # ... and this wide (like the hosted services' marks: ~15 % of the frame's width)
 DEFAULT_TEXT = "AI \u00b7 stillmotion"
 DEFAULT_OPACITY = 0.85
 
@@ -143,9 +144,11 @@ def scale_into(rgba: np.ndarray, box_w: int, box_h: int) -> np.ndarray:
 
 
 def default_mark(short_side: int) -> np.ndarray:
-    """White text with a dark outline and a soft shadow: readable on light and dark frames."""
-    size = max(10, round(TEXT_HEIGHT * short_side / 0.72))  # font size from the cap height
-    stroke = max(1, round(size / 10))
+    """White text with a dark outline: readable on light and dark frames. Drawn large, then
+    scaled to `DEFAULT_WIDTH` of the short side (so at most that of the frame's width), which
+    keeps its size proportional to the resolution however small the frame."""
+    size = 96
+    stroke = round(size / 14)
     font = ImageFont.load_default(size=size)
     left, top, right, bottom = font.getbbox(DEFAULT_TEXT, stroke_width=stroke)
     pad = stroke * 2
@@ -156,7 +159,8 @@ def default_mark(short_side: int) -> np.ndarray:
               stroke_width=stroke, stroke_fill=(20, 20, 20, 255))
     rgba = np.asarray(canvas).copy()
     rgba[..., 3] = (rgba[..., 3].astype(np.float32) * DEFAULT_OPACITY).round().astype(np.uint8)
-    return rgba
+    width = max(8, round(DEFAULT_WIDTH * short_side))
+    return scale_into(rgba, width, max(1, round(TEXT_HEIGHT * 2 * short_side)))
 
 
 def place(rgba: np.ndarray, position: str, width: int, height: int) -> Watermark:

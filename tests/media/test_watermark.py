@@ -56,7 +56,7 @@ def mark_bbox(frame: np.ndarray, background: int = GREY, tol: int = 24) -> tuple
 
 @pytest.mark.parametrize("position", POSITIONS)
 def test_default_mark_sits_in_each_corner_with_margin(tmp_path, grey_image, position):
-    w, h = 320, 180
+    w, h = 640, 360  # the default mark is 15 % of the short side wide: 54 px here
     frames, meta = render(tmp_path, spec_for(grey_image, w, h, WatermarkSpec(position=position)))
     margin = round(MARGIN * h)
     x0, y0, x1, y1 = mark_bbox(frames[0])
@@ -95,7 +95,7 @@ def test_mark_scales_with_the_resolution(height):
 
 def test_mark_size_measured_in_decoded_videos(tmp_path, grey_image):
     sizes = []
-    for w, h in ((320, 180), (640, 360)):
+    for w, h in ((960, 540), (1920, 1080)):  # output sizes (540p, 1080p): a 15 % mark is measurable there
         frames, _ = render(tmp_path, spec_for(grey_image, w, h, WatermarkSpec(position="top-left"), frames=2))
         x0, y0, x1, y1 = mark_bbox(frames[0])
         sizes.append((x1 - x0, y1 - y0))
@@ -221,3 +221,10 @@ def test_unfetchable_wm_url_fails_the_job_visibly(service, files):
     assert body["task"]["status"] == "TASK_STATUS_FAILED"
     assert "wm_url" in body["task"]["reason"] and "404" in body["task"]["reason"], body["task"]
     assert body["videos"] == []
+
+
+@pytest.mark.parametrize("width, height", [(720, 720), (1280, 720), (720, 1280), (960, 540), (1920, 1080)])
+def test_default_mark_is_at_most_15_percent_of_the_frame_width(width, height):
+    _, _, mark_w, mark_h = build_watermark(WatermarkSpec(), width, height).box
+    assert mark_w <= 0.15 * width + 2, f"{mark_w} px of {width}"
+    assert mark_h >= 0.012 * min(width, height)  # still readable
