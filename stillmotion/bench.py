@@ -44,14 +44,15 @@ def test_image(width: int, height: int, noise: int = 20) -> bytes:
 
 
 def bench_engine(tmp: Path) -> float:
-    from stillmotion.generate import generate_local
-    from stillmotion.settings import Settings
+    from stillmotion.cli import main
 
     src = tmp / "in.png"
     src.write_bytes(test_image(1280, 720))
     t0 = time.perf_counter()
-    generate_local(Settings(data_dir=tmp), image=src, tail=None, prompt="The camera zooms in slowly.",
-                   output=tmp / "engine.mp4", duration=5, resolution="720p", mode="pro", seed=1)
+    code = main(["generate", str(src), "--prompt", "The camera zooms in slowly.", "--duration", "5",
+                 "--resolution", "720p", "--mode", "pro", "--seed", "1", "-o", str(tmp / "engine.mp4")])
+    if code:
+        raise RuntimeError(f"stillmotion generate exited with {code}")
     return time.perf_counter() - t0
 
 

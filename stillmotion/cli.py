@@ -1,4 +1,4 @@
-"""Command line: serve, worker, generate, keys (API.md section 6)."""
+"""Command line: serve, worker, generate, eval, keys, models (docs/api.md, section 6)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,24 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from stillmotion.paths import DATA_DIR_ENV, default_data_dir
 from stillmotion.settings import Settings
 
 
 def build_settings(args: argparse.Namespace) -> Settings:
-    """Flags override the environment: only flags the user gave are passed on."""
+    """Flags override the environment: only flags the user gave are passed on. The first start
+    (no data dir yet) says where the data will live."""
     overrides = {
         name: getattr(args, name)
         for name in ("host", "port", "data_dir", "workers", "database_url", "engines")
         if getattr(args, name, None) is not None
     }
-    return Settings(**overrides)
+    settings = Settings(**overrides)
+    if not settings.data_dir.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        print(f"stillmotion: first start; keeping data (database, keys, results) in {settings.data_dir.resolve()}"
+              f" (--data-dir or ${DATA_DIR_ENV} to choose another)", flush=True)
+    return settings
 
 
 def setup_logging(level: str, fmt: str = "json") -> None:
@@ -61,44 +68,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
     done.wait()
     print("stopping: the running job finishes or goes back to the queue", flush=True)
     runtime.shutdown()
-    return 0
-
-
-def cmd_generate(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from stillmotion.generate import generate_local
-
-    settings = Settings()
-    bar = tqdm(total=None, unit="frame", desc="rendering")
-
-    def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    try:
-        out = generate_local(
-            settings,
-            image=Path(args.image),
-            tail=Path(args.tail) if args.tail else None,
-            prompt=args.prompt,
-            model=args.model,
-            duration=args.duration,
-            resolution=args.resolution,
-            mode=args.mode,
-            seed=args.seed,
-            audio=args.audio,
-            output=Path(args.output),
-            progress=progress,
-        )
-    except Exception as exc:  # user-facing: one clear line, not a traceback
-        bar.close()
-        message = getattr(exc, "message", None) or str(exc)
-        print(f"error: {message}", file=sys.stderr)
-        return 2
-    bar.close()
-    print(f"wrote {out.video} ({out.frames} frames, {out.seconds:.2f} s)")
     return 0
 
 
@@ -161,40 +130,79 @@ def _money(text: str) -> Any:
     return value
 
 
+def _default(name: str) -> Any:
+    return Settings.model_fields[name].default
+
+
+def _common(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--data-dir", dest="data_dir", type=Path,
+                    help=f"database, keys and results (default {default_data_dir()}, or ${DATA_DIR_ENV})")
+    sp.add_argument("--database-url", dest="database_url",
+                    help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db for several hosts "
+                         "(default sqlite:///DATA_DIR/stillmotion.db, or $STILLMOTION_DATABASE_URL)")
+
+
+def _worker_flags(sp: argparse.ArgumentParser, workers_help: str) -> None:
+    sp.add_argument("--workers", type=int, help=f"{workers_help} (default 1, or $STILLMOTION_WORKERS)")
+    sp.add_argument("--engines", help="engines the workers claim jobs for, comma-separated "
+                                      "(default motion, or $STILLMOTION_ENGINES)")
+
+
+def _keys_parser(sub: Any) -> None:
+    """`keys create|list|set|revoke` as subcommands, each with its own help."""
+    keys = sub.add_parser("keys", help="manage API keys", description="Manage API keys (stored hashed).")
+    actions = keys.add_subparsers(dest="action", required=True, metavar="{create,list,set,revoke}")
+
+    def limits(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--balance", type=_money, metavar="USD", help="USD the key may spend (default: unlimited)")
+        p.add_argument("--rpm", type=int, metavar="N",
+                       help=f"requests per minute (default {_default('rate_limit_per_min')}, "
+                            "or $STILLMOTION_RATE_LIMIT_PER_MIN; 0: none)")
+        p.add_argument("--max-running", dest="max_running", type=int, metavar="N",
+                       help=f"jobs running at once (default {_default('max_running_per_key')}, "
+                            "or $STILLMOTION_MAX_RUNNING_PER_KEY); more wait in the queue")
+
+    create = actions.add_parser("create", help="a new key, printed once with its webhook secret",
+                                description="Create an API key; it is printed once (only its SHA-256 is stored).")
+    create.add_argument("name", nargs="?", default="unnamed", help="a name to recognise it by (default unnamed)")
+    limits(create)
+    listing = actions.add_parser("list", help="every key: id, name, state, limits", description="List the keys.")
+    change = actions.add_parser("set", help="change a key's limits", description="Change a key's limits.")
+    change.add_argument("name", metavar="KEY_ID", help="the id `keys list` shows")
+    limits(change)
+    change.add_argument("--unlimited", action="store_true", help="remove the key's balance limit")
+    revoke = actions.add_parser("revoke", help="revoke a key",
+                                description="Revoke a key: requests with it are refused from now on.")
+    revoke.add_argument("name", metavar="KEY_ID", help="the id `keys list` shows")
+    for action in (create, listing, change, revoke):
+        _common(action)
+        action.set_defaults(func=cmd_keys, balance=None, rpm=None, max_running=None, unlimited=False)
+
+
 def parser() -> argparse.ArgumentParser:
+    from stillmotion import cli_generate
+
     p = argparse.ArgumentParser(prog="stillmotion", description="Self-hosted image-to-video service")
     sub = p.add_subparsers(dest="command", required=True)
 
-    def common(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--data-dir", dest="data_dir", type=Path)
-        sp.add_argument("--database-url", dest="database_url")
-
-    serve = sub.add_parser("serve", help="API and in-process workers")
-    common(serve)
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument("--workers", type=int, help="in-process workers (default 1; 0 for API only)")
-    serve.add_argument("--engines", help="engines the workers claim jobs for, comma-separated (default motion)")
+    serve = sub.add_parser(
+        "serve", help="API and in-process workers",
+        description="Serve the API (every dialect), the playground at / and the docs at /docs, with in-process "
+                    "workers, on the embedded defaults: SQLite and files under the data dir, the CPU engine.")
+    _common(serve)
+    serve.add_argument("--host", help=f"address to listen on (default {_default('host')}, or $STILLMOTION_HOST)")
+    serve.add_argument("--port", type=int, help=f"port to listen on (default {_default('port')}, or $STILLMOTION_PORT)")
+    _worker_flags(serve, "in-process workers; 0 for API only")
     serve.set_defaults(func=cmd_serve)
 
-    worker = sub.add_parser("worker", help="a worker process against the same database and data dir")
-    common(worker)
-    worker.add_argument("--workers", type=int, help="worker threads in this process (default 1)")
-    worker.add_argument("--engines", help="engines to claim jobs for, e.g. diffusers (default motion)")
+    worker = sub.add_parser(
+        "worker", help="a worker process against the same database and data dir",
+        description="A worker process on its own, against the same database and data dir as `serve`.")
+    _common(worker)
+    _worker_flags(worker, "worker threads in this process")
     worker.set_defaults(func=cmd_worker)
 
-    gen = sub.add_parser("generate", help="render one clip locally, no server")
-    gen.add_argument("image")
-    gen.add_argument("--tail", help="end frame (start-end model)")
-    gen.add_argument("--prompt", required=True)
-    gen.add_argument("--model", help="default: q3 image-to-video, or q2 start-end with --tail")
-    gen.add_argument("--duration", type=int)
-    gen.add_argument("--resolution")
-    gen.add_argument("--mode")
-    gen.add_argument("--seed", type=int)
-    gen.add_argument("--audio", help="q2: voice_id (turns generate_audio on); turbo: true/false; pro: music URL")
-    gen.add_argument("-o", "--output", required=True)
-    gen.set_defaults(func=cmd_generate)
+    cli_generate.add_parser(sub)
 
     from stillmotion.evaluation.command import add_arguments as eval_arguments  # argparse only
 
@@ -202,21 +210,12 @@ def parser() -> argparse.ArgumentParser:
     eval_arguments(ev)
     ev.set_defaults(func=cmd_eval)
 
-    keys = sub.add_parser("keys", help="manage API keys")
-    common(keys)
-    keys.add_argument("action", choices=["create", "list", "set", "revoke"])
-    keys.add_argument("name", nargs="?", help="create: a name; set, revoke: the key id")
-    keys.add_argument("--balance", type=_money, help="USD the key may spend (default: unlimited)")
-    keys.add_argument("--unlimited", action="store_true", help="set: remove the key's balance limit")
-    keys.add_argument("--rpm", type=int, help="requests per minute (default: STILLMOTION_RATE_LIMIT_PER_MIN)")
-    keys.add_argument("--max-running", dest="max_running", type=int,
-                      help="jobs running at once (default: STILLMOTION_MAX_RUNNING_PER_KEY)")
-    keys.set_defaults(func=cmd_keys)
+    _keys_parser(sub)
 
     from stillmotion.engines.diffusers.cli import add_commands as gpu_commands  # argparse only
 
-    gpu_commands(sub, common)  # models add|list|pull, bench gpu
-    return __import__("stillmotion.cli_polish").cli_polish.refine(p)  # help texts, generate, keys, data dir
+    gpu_commands(sub, _common)  # models add|list|pull, bench gpu
+    return p
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -71,8 +71,8 @@ def _range(field: str) -> str:
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """The `generate` subcommand on `sub` (argparse's subparsers action)."""
-    gen = argparse.ArgumentParser(
-        prog="stillmotion generate", formatter_class=argparse.RawDescriptionHelpFormatter,
+    gen = sub.add_parser(
+        "generate", help="render one clip locally, no server", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Render one clip on this machine (no server) with the CPU engine.",
         epilog="models (--model):\n" + "\n".join(f"  {e.id:34} {e.title}" for e in MODELS.values())
                + "\n\nexample:\n  stillmotion generate examples/cat.jpg --prompt 'The camera zooms in slowly.' "
@@ -105,7 +105,6 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                      help=f"match the audio's rhythm to the motion; {_who('is_rec')}")
     gen.add_argument("-o", "--output", required=True, metavar="OUT.mp4", help="the MP4 to write (and OUT.jpg, its cover)")
     gen.set_defaults(func=run)
-    sub.choices["generate"] = gen
     return gen
 
 
@@ -200,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"ignored: {', '.join(FLAG_OF.get(k, k) for k in prepared.ignored)} "
                       f"({entry.id} does not take it)", file=sys.stderr)
             output.parent.mkdir(parents=True, exist_ok=True)
-            out = _render(render_clip, get_engine(entry.engine), spec, output, seed, settings)
+            out = _render(render_clip, get_engine(entry.engine, settings), spec, output, seed, settings)
     except StillmotionError as exc:  # user-facing: one clear line, not a traceback
         print(f"error: {flag_message(exc)}", file=sys.stderr)
         return 2

@@ -15,10 +15,3 @@ def default_data_dir() -> Path:
     root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".local" / "share"
     return root / "stillmotion"
 
-
-def chosen_data_dir(flag: Path | None) -> Path | None:
-    """The data dir to pass on as a flag: the user's flag, else None when the environment names
-    one (Settings reads it), else the per-user default."""
-    if flag is not None or os.environ.get(DATA_DIR_ENV):
-        return flag
-    return default_data_dir()

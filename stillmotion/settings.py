@@ -10,11 +10,13 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from stillmotion.paths import default_data_dir
+
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="STILLMOTION_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="STILLMOTION_", extra="ignore", env_ignore_empty=True)
 
-    data_dir: Path = Path("./data")
+    data_dir: Path = Field(default_factory=default_data_dir)  # the per-user XDG data dir (paths.py)
     database_url: str | None = None  # default: sqlite:///<data_dir>/stillmotion.db
     api_keys: str = ""  # comma-separated keys accepted besides stored ones
     allow_private_urls: bool = False

@@ -39,7 +39,11 @@ def cmd_models(args: argparse.Namespace) -> int:
             entry = pull_model(registry, args.name, settings.data_dir / "models", args.kind)
             print(f"downloaded and registered: {entry['kind']} at {entry['path']}")
         else:
-            for name, entry in sorted(read_registry(registry).items()):
+            entries = sorted(read_registry(registry).items())
+            if not entries:
+                print(f"no models registered (in {registry}); the CPU engine needs none. For the GPU engine: "
+                      "stillmotion models add NAME PATH, or stillmotion models pull NAME (docs/gpu.md)")
+            for name, entry in entries:
                 print(f"{name}\t{entry['kind']}\t{entry['path']}\t{entry.get('source', 'local')}")
     except (ModelDirInvalid, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -60,7 +64,9 @@ def cmd_bench_gpu(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
-    models = sub.add_parser("models", help="register, list and download model weights for the diffusers engine")
+    models = sub.add_parser("models", help="register, list and download model weights for the diffusers engine",
+                            description="Register, list and download weights for the GPU (diffusers) engine; "
+                                        "the CPU engine needs none.")
     common(models)
     models.add_argument("action", choices=["add", "list", "pull"])
     models.add_argument("name", nargs="?", help="add: a name for routes; pull: a known name or owner/repo")
