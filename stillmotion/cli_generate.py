@@ -208,6 +208,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(f"wrote {out.video} ({out.frames} frames, {spec.duration} s, audio {'yes' if out.has_audio else 'no'}; "
           f"rendered in {out.seconds:.2f} s) and its cover {out.cover}")
+    ignored = (out.metadata.get("motion") or {}).get("ignored")
+    if ignored:
+        print(f"not moved (the {entry.engine} engine moves the camera, not the subject): {'; '.join(ignored)}",
+              file=sys.stderr)
     return 0
 
 

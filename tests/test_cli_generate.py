@@ -109,3 +109,11 @@ def test_data_dir_defaults_to_the_xdg_dir_and_the_first_start_says_so(tmp_path):
     assert listed.returncode == 0 and "\tme\t" in listed.stdout and "first start" not in listed.stdout
     empty = stillmotion("models", "list", env=env)
     assert empty.returncode == 0 and "no models registered" in empty.stdout
+
+
+def test_generate_echoes_the_subject_motion_it_cannot_make(tmp_path):
+    r = stillmotion("generate", str(CAT), "--prompt", "the cat turns its head while the camera pans left",
+                    "--duration", "1", "--resolution", "540p", "--mode", "turbo", "-o", str(tmp_path / "c.mp4"))
+    assert r.returncode == 0, r.stderr
+    assert "not moved (the motion engine moves the camera, not the subject): " in r.stderr
+    assert "turns its head" in r.stderr.split("not moved", 1)[1]
