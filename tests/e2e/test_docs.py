@@ -27,15 +27,21 @@ IMAGE = data_uri(png_bytes(textured_image(320, 240)))
 
 def served_routes() -> set[tuple[str, str]]:
     """(path, method) of every route the app serves, static-file mounts aside."""
-    app = create_app(MagicMock())
-    out = set()
-    for route in app.routes:
-        methods = getattr(route, "methods", None)
-        if methods is None:  # a Mount: the playground's and the docs' static assets
-            assert route.path in ("/playground", "/docs/assets"), route.path
-            continue
-        path = route.path.replace(":path}", "}")
-        out |= {(path, m.lower()) for m in methods if m != "HEAD"}
+    out: set[tuple[str, str]] = set()
+
+    def walk(routes: Any, prefix: str) -> None:
+        for route in routes:
+            methods = getattr(route, "methods", None)
+            if methods is None:  # a Mount: a dialect's routes, or the playground's and the docs' assets
+                if route.routes:
+                    walk(route.routes, prefix + route.path)
+                else:
+                    assert route.path in ("/playground", "/docs/assets"), route.path
+                continue
+            path = (prefix + route.path).replace(":path}", "}")
+            out.update((path, m.lower()) for m in methods if m != "HEAD")
+
+    walk(create_app(MagicMock()).routes, "")
     return out
 
 
