@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from stillmotion.auth import Authenticator
 from stillmotion.callbacks import CallbackDispatcher
-from stillmotion.catalog import load_price_overrides
+from stillmotion.catalog import Catalog
 from stillmotion.housekeeping import Housekeeper
 from stillmotion.jobs import ClaimRules, Database
 from stillmotion.routing import Router
@@ -39,15 +39,14 @@ class Runtime:
         """`db`: a ready database (tests pass `MemoryDatabase`); default: the settings' SQL one."""
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        if settings.price_file:
-            load_price_overrides(settings.price_file)
+        self.catalog = Catalog.load(settings.price_file)  # a bad price file stops the start
         self.router = Router.from_settings(settings)  # a bad routes file stops the start
         ClaimRules(settings.off_peak_window)  # a bad window stops the start
         self.db = db or open_database(settings)
         secret = load_secret(settings)
         self.artifacts = ArtifactStore(settings.data_dir, secret, settings.base_url, settings.url_ttl_s)
         self.auth = Authenticator(self.db.accounts, settings, secret)
-        self.service = JobService(settings, self.db, self.artifacts, self.router)
+        self.service = JobService(settings, self.db, self.artifacts, self.router, self.catalog)
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []
         self.workers: list[tuple[Worker, threading.Thread]] = []

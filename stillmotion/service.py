@@ -20,7 +20,7 @@ import anyio
 import httpx
 import orjson
 
-from stillmotion.catalog import MODELS, get_model
+from stillmotion.catalog import Catalog
 from stillmotion.domain import StoredImage
 from stillmotion.errors import Conflict, FieldInvalid, NotFound
 from stillmotion.jobs import WEBHOOK_EVENTS, Database, Delivery, Job, JobFilter, JobStatus, LedgerLine, NewJob
@@ -107,8 +107,11 @@ def check_job_id(job_id: Any, field: str) -> str:
 
 
 class JobService:
-    def __init__(self, settings: Settings, db: Database, artifacts: ArtifactStore, router: Router) -> None:
+    def __init__(
+        self, settings: Settings, db: Database, artifacts: ArtifactStore, router: Router, catalog: Catalog,
+    ) -> None:
         self.settings = settings
+        self.catalog = catalog
         self.db = db
         self.artifacts = artifacts
         self.router = router
@@ -142,7 +145,7 @@ class JobService:
                 return Submission(earlier, True)
         if not isinstance(req.model, str) or not req.model:
             raise FieldInvalid("required string", field="model")
-        entry = get_model(req.model)
+        entry = self.catalog.get(req.model)
         if not req.any_model and entry.dialect != req.dialect:
             raise FieldInvalid(f"model {req.model!r} is not served by this endpoint", field="model")
         if not isinstance(req.args, dict):
@@ -277,16 +280,15 @@ class JobService:
         """The price of an input without creating a job: (entry, amount, normalised input)."""
         if not isinstance(model_id, str) or not model_id:
             raise FieldInvalid("required string", field="model")
-        entry = get_model(model_id)
+        entry = self.catalog.get(model_id)
         if not isinstance(args, dict):
             raise FieldInvalid("must be a JSON object", field="input")
         valid = entry.validate(args)
         valid.pop("_ignored", None)
         return entry, entry.price(valid), _public_args(valid)
 
-    @staticmethod
-    def models() -> list[Any]:
-        return list(MODELS.values())
+    def models(self) -> list[Any]:
+        return self.catalog.entries()
 
 
 def _public_args(valid: dict[str, Any]) -> dict[str, Any]:

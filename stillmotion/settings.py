@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     housekeeping_interval_s: float = 60.0
     log_format: str = "json"  # json | text
 
-    price_file: Path | None = None  # JSON/TOML price overrides (see catalog.load_price_overrides)
+    price_file: Path | None = None  # JSON/TOML price overrides (see catalog.Catalog.load)
 
     engine: str = "motion"
     # Local folder with a Depth Anything V2 checkpoint (save_pretrained layout) for the motion

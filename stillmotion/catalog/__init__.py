@@ -52,7 +52,8 @@ Prices
 - The async pro/turbo models price with q3's pro/turbo rates; off_peak multiplies by 0.5
   (no rounding: 0.032 -> 0.016). Amounts are exact Decimals; `format_amount` prints at least
   two decimals and no trailing zeros beyond them.
-- Operator overrides (`load_price_overrides(path)`): JSON, or TOML by file suffix, shaped
+- Operator overrides (`Catalog.load(price_file)`, built once by the runtime; the module's
+  `MODELS` keep the built-in prices): JSON, or TOML by file suffix, shaped
   {model_id: {mode: {resolution: {"per_sec": "0.1", "start": "0.2", "two_sec": "0.3"}},
   "off_peak_factor": "0.5"}}. Async models use their fixed mode ("pro" / "turbo") as the
   mode key. Omitted keys keep their value; unknown models, modes or resolutions (e.g. 540p in
@@ -76,6 +77,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from stillmotion.catalog import vidu_async, vidu_q2, vidu_q3
 from stillmotion.catalog.entry import IGNORED_KEY, ModelEntry, Prepared, RefuseWhen, RequiredWhen
@@ -92,6 +94,7 @@ __all__ = [
     "Rate",
     "RefuseWhen",
     "RequiredWhen",
+    "Catalog",
     "apply_price_overrides",
     "build_models",
     "format_amount",
@@ -131,6 +134,28 @@ def get_model(model_id: str, dialect: str | None = None) -> ModelEntry:
     return entry
 
 
-def load_price_overrides(path: str | Path, models: Mapping[str, ModelEntry] | None = None) -> None:
-    """Apply an operator's price file to the registry (or to `models`); see the module notes."""
-    apply_price_overrides(read_price_file(path), MODELS if models is None else models)
+def load_price_overrides(path: str | Path, models: Mapping[str, ModelEntry]) -> None:
+    """Apply an operator's price file to `models` (a registry of its own); see the module notes."""
+    apply_price_overrides(read_price_file(path), models)
+
+
+class Catalog:
+    """The models a running service sells, at the operator's prices: one per runtime, so a
+    price file changes this service's registry and never the module's `MODELS`."""
+
+    def __init__(self, models: Mapping[str, ModelEntry]) -> None:
+        self.models: Mapping[str, ModelEntry] = MappingProxyType(dict(models))
+
+    @classmethod
+    def load(cls, price_file: str | Path | None = None) -> Catalog:
+        models = build_models()
+        if price_file:
+            load_price_overrides(price_file, models)  # a bad file stops the start
+        return cls(models)
+
+    def get(self, model_id: Any) -> ModelEntry:
+        """The entry for `model_id`; FieldInvalid(field="model") naming the known ids otherwise."""
+        return self.models[get_model(model_id).id]  # get_model refuses unknown ids, naming the known ones
+
+    def entries(self) -> list[ModelEntry]:
+        return list(self.models.values())

@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 from catalog_cases import ALL, ASYNC, PRO, Q2, Q3, SE, TURBO, args
 
-from stillmotion.catalog import MODELS, build_models, format_amount, get_model, load_price_overrides
+from stillmotion.catalog import MODELS, Catalog, build_models, format_amount, get_model, load_price_overrides
+from stillmotion.errors import FieldInvalid
 
 # (model, mode, resolution, seconds, amount as the wire shows it)
 JOB_CASES = [
@@ -160,3 +161,15 @@ def test_bad_overrides_change_nothing(tmp_path, data):
     with pytest.raises(ValueError):
         load_price_overrides(path, models)
     assert models[TURBO].price(args(TURBO)) == Decimal("0.24")
+
+
+def test_a_runtime_catalog_sells_at_its_own_prices(tmp_path):
+    path = tmp_path / "prices.json"
+    path.write_text(json.dumps({Q3: {"pro": {"720p": {"per_sec": "0.2"}}}}))
+    catalog = Catalog.load(path)
+    assert catalog.get(Q3).price(args(Q3, duration=5)) == Decimal("1.0")
+    assert Catalog.load().get(Q3).price(args(Q3)) == Decimal("0.60")  # another service, no price file
+    assert MODELS[Q3].price(args(Q3)) == Decimal("0.60")  # the module's registry is untouched
+    with pytest.raises(FieldInvalid, match="unknown model 'nope'") as err:
+        catalog.get("nope")
+    assert err.value.field == "model"

@@ -25,7 +25,7 @@ import standardwebhooks
 from PIL import Image
 
 from stillmotion.callbacks import CallbackDispatcher
-from stillmotion.catalog import get_model
+from stillmotion.catalog import Catalog, get_model
 from stillmotion.domain import GenerationSpec, StoredImage
 from stillmotion.engines.base import RenderContext
 from stillmotion.errors import Conflict, FieldInvalid, GenerationFailed, NotFound, StillmotionError
@@ -517,7 +517,7 @@ def job_args(**extra: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def service(settings: Settings, db: MemoryDatabase, artifacts: ArtifactStore) -> Iterator[JobService]:
-    svc = JobService(settings, db, artifacts, Router(None))
+    svc = JobService(settings, db, artifacts, Router(None), Catalog.load())
     yield svc
     anyio.run(svc.aclose)
 
