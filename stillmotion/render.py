@@ -18,9 +18,9 @@ from typing import Any
 import av
 import numpy as np
 
-from stillmotion.allocator import keep_freed_memory
+from stillmotion.engines.allocator import keep_freed_memory
 from stillmotion.audio.soundtrack import ClipAudio
-from stillmotion.cores import usable_cores
+from stillmotion.engines.cores import usable_cores
 from stillmotion.domain import GenerationSpec
 from stillmotion.engines import Engine, RenderContext
 from stillmotion.errors import GenerationFailed

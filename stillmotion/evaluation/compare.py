@@ -28,7 +28,7 @@ from typing import Any
 
 from PIL import Image
 
-from stillmotion.allocator import keep_freed_memory
+from stillmotion.engines.allocator import keep_freed_memory
 from stillmotion.domain import FPS, GenerationSpec
 from stillmotion.engines import get_engine
 from stillmotion.evaluation.flow import DEFAULT_MAX_SIDE

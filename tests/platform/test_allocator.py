@@ -14,7 +14,7 @@ import pytest
 PROBE = """
 import json, resource
 import numpy as np
-from stillmotion.allocator import keep_freed_memory
+from stillmotion.engines.allocator import keep_freed_memory
 
 def faults():
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt

@@ -22,7 +22,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from stillmotion.cores import usable_cores
+from stillmotion.engines.cores import usable_cores
 
 T = TypeVar("T")
 R = TypeVar("R")
