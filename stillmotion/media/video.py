@@ -33,7 +33,7 @@ AUDIO_RATE = 48_000
 # same pictures (identical PSNR) for 0.80-0.83x the encoder CPU and 1.13-1.21x the bytes; and
 # they place B-frames by a fixed pattern without weighted P prediction (b-adapt=0, weightp=0):
 # 0.76-0.82x the encoder CPU again, 0.83-0.93x the bytes, 0.06-0.19 dB lower PSNR at 44-47 dB
-# (bench_encoders, one x264 thread as beside the engine on 2 cores).
+# (benchmarks/encoders.py, one x264 thread as beside the engine on 2 cores).
 _FAST_ANALYSIS = "cabac=0:b-adapt=0:weightp=0"
 _MODES: dict[str, dict[str, str]] = {
     "pro": {"preset": "superfast", "crf": "19", "x264-params": _FAST_ANALYSIS},

@@ -85,7 +85,7 @@ class _Inline:
 
 
 def test_bench_runs_on_a_tiny_clip(capsys: pytest.CaptureFixture[str]) -> None:
-    from stillmotion.engines.motion import bench
+    from benchmarks import motion as bench
 
     bench.main(["--width", "96", "--height", "64", "--frames", "3", "--repeat", "1"])
     out = capsys.readouterr().out

@@ -77,7 +77,7 @@ def test_effect_fields_use_whole_cells_so_effects_stay_inside_their_region() -> 
 
 
 def test_bench_child_measures_a_tiny_clip(tmp_path: Path) -> None:
-    from stillmotion.engines.motion import bench
+    from benchmarks import motion as bench
 
     src, head, tail = bench._images(tmp_path, 96, 64)
     got = bench.child({"image": src, "prompt": bench.PROMPT, "mode": "turbo", "w": 96, "h": 64, "seconds": 1,
@@ -87,7 +87,7 @@ def test_bench_child_measures_a_tiny_clip(tmp_path: Path) -> None:
 
 
 def test_bench_runs_a_case_on_another_checkout(tmp_path: Path) -> None:
-    from stillmotion.engines.motion import bench
+    from benchmarks import motion as bench
 
     src, head, tail = bench._images(tmp_path, 96, 64)
     root = Path(bench.__file__).resolve().parents[3]  # this checkout, standing in for another one
@@ -214,7 +214,7 @@ def test_lights_screened_by_spans_equal_one_pass_over_the_whole_frame() -> None:
 
 
 def test_water_shimmer_leaves_a_blue_sky_alone() -> None:
-    from stillmotion.engines.motion.bench import landscape
+    from benchmarks.motion import landscape
     from stillmotion.engines.motion.effects import Effects
 
     img = landscape(320, 180)  # blue sky down to the hills at ~45%, a blue lake below 70%
@@ -225,7 +225,7 @@ def test_water_shimmer_leaves_a_blue_sky_alone() -> None:
 
 
 def test_encoder_bench_measures_cpu_bytes_and_psnr(tmp_path: Path) -> None:
-    from stillmotion.engines.motion.bench_encoders import encode, yuv_frames
+    from benchmarks.encoders import encode, yuv_frames
 
     frames = yuv_frames("city", 128, 72, 6, tmp_path)
     fine = encode(frames, {"preset": "superfast", "crf": "12"}, tmp_path / "fine.mp4")

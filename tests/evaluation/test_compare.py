@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from stillmotion.evaluation.camera import camera_motion
-from stillmotion.evaluation.compare import ARRANGEMENTS, main, zoompan_clip
+from benchmarks.compare import ARRANGEMENTS, main, zoompan_clip
 from stillmotion.evaluation.scenes import SCENES
 from stillmotion.media.video import probe, read_frames
 

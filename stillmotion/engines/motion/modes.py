@@ -14,7 +14,7 @@ computations.
 - ``turbo`` (fastest): depth at 160 px, the warp solved every 16 px, fields at a quarter; morph flow at quarter
   resolution with DIS "ultrafast", splatted on a coarser grid.
 
-Figures: ``python -m stillmotion.engines.motion.bench [--clips]`` and docs/motion.md. Lanczos
+Figures: ``python -m benchmarks.motion [--clips]`` and docs/motion.md. Lanczos
 straight in cv2.warpAffine (or bicubic, ~9x bilinear at 720p) would be sharper still but far
 too slow per frame, so no mode uses it.
 """

@@ -1,6 +1,6 @@
 """Render speed and fidelity of the motion engine on a natural-looking synthetic scene.
 
-    python -m stillmotion.engines.motion.bench [--width 1280 --height 720 --frames 120 --repeat 3] [--clips]
+    python -m benchmarks.motion [--width 1280 --height 720 --frames 120 --repeat 3] [--clips]
 
 Engine alone: times the whole generator (image loading, per-clip preparation and every frame;
 no video encoding) for each mode, for each camera move and for a start-end morph, and prints
@@ -21,6 +21,10 @@ moderate texture), so PSNR figures mean what they would on a photograph, unlike 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,6 +37,8 @@ from stillmotion.domain import GenerationSpec
 from stillmotion.engines.base import RenderContext
 from stillmotion.engines.motion.engine import MotionEngine
 from stillmotion.engines.motion.modes import PROFILES
+
+REPO = Path(__file__).resolve().parents[1]  # the source checkout this benchmark lives in
 
 PROMPTS = {
     "zoom_in": "The camera zooms in",
@@ -218,16 +224,16 @@ def _cases(src: str, head: str, tail: str) -> list[tuple[str, dict]]:
 
 def _run_child(case: dict, checkout: str | None = None) -> dict:
     """One case in a child process, on this code or (`checkout`) on another checkout's."""
-    import json
-    import subprocess
-    import sys
-
-    done = subprocess.run([sys.executable, "-m", "stillmotion.engines.motion.bench", "--child", json.dumps(case)],
-                          capture_output=True, text=True, check=True, cwd=checkout)
+    # The child is this file, importing `stillmotion` from `checkout` (its folder comes first on the
+    # path) or from here: the same measuring code on both sides of a before/after comparison.
+    root = str(Path(checkout).resolve()) if checkout else str(REPO)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, str(REPO)])}
+    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(case)],
+                          capture_output=True, text=True, check=True, cwd=root, env=env)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-PHOTOS = Path(__file__).resolve().parents[3] / "tests" / "engines" / "photos"  # in a source checkout
+PHOTOS = REPO / "tests" / "engines" / "photos"
 QUALITY_CASES = [  # (photo in PHOTOS, prompt): the moves whose layer cards used to tear
     ("astronaut.jpg", "The camera pulls back to reveal the astronaut"),
     ("coffee.jpg", "The camera orbits the espresso cup"),

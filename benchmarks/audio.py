@@ -1,6 +1,6 @@
 """How much audio adds to a render (figures for notes, never a timed test).
 
-    python -m stillmotion.audio.bench [--seconds 5] [--resolution 720p] [--mode pro] [--repeat 3]
+    python -m benchmarks.audio [--seconds 5] [--resolution 720p] [--mode pro] [--repeat 3]
 
 Renders the same 5 s 720p clip through the motion engine without audio, with speech and
 effects ("all"), and with background music from a loopback URL plus is_rec; the variants take

@@ -1,6 +1,6 @@
 """Which x264 settings to encode engine clips with: CPU, bytes and PSNR of each, on the same frames.
 
-    python -m stillmotion.engines.motion.bench_encoders [--size 1920x1080] [--frames 48] [--scene city]
+    python -m benchmarks.encoders [--size 1920x1080] [--frames 48] [--scene city]
 
 Renders one pro clip of a synthetic scene (the evaluation scenes: landscape, city, still_life)
 with the motion engine into memory, converts it to yuv420p once, then encodes those frames with

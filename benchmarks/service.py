@@ -1,6 +1,6 @@
 """Benchmarks for the service core (figures for notes, never a timed test).
 
-    python -m stillmotion.bench [--seconds 5] [--concurrency 64] [--skip-render]
+    python -m benchmarks.service [--seconds 5] [--concurrency 64] [--skip-render]
 
 Prints: the wall time of a 5 s 720p pro job (engine alone, and end to end through the HTTP
 API on a fresh server), then create and query throughput with p50/p99 latency at 64

@@ -1,6 +1,6 @@
 """CPU per request of the API, in-process: the ASGI app driven directly (no sockets, no uvicorn).
 
-    .venv/bin/python scripts/api_cpu.py [--n 1200] [--concurrency 16] [--root OTHER_CHECKOUT]
+    .venv/bin/python -m benchmarks.api_cpu [--n 1200] [--concurrency 16] [--root OTHER_CHECKOUT]
 
 Prints, for `GET /livez`, each dialect's create (the bench's 256x256 PNG bodies) and each dialect's
 query of a job queued behind the creates, the process CPU per request (event loop plus the writer
@@ -51,7 +51,7 @@ async def call(app, method: str, path: str, body: bytes = b"", query: bytes = b"
 
 async def main(n: int, concurrency: int) -> None:
     from stillmotion.api.app import create_app
-    from stillmotion.bench import test_image
+    from benchmarks.service import test_image
     from stillmotion.runtime import Runtime
     from stillmotion.settings import Settings
 

@@ -1,6 +1,6 @@
 """Benchmark: the motion engine against ffmpeg's zoompan, same images, size and length, one run.
 
-    python -m stillmotion.evaluation.compare [--image FILE ...] [--scenes 3] [--size 1280x720]
+    python -m benchmarks.compare [--image FILE ...] [--scenes 3] [--size 1280x720]
         [--seconds 5] [--modes pro,pro-fast,turbo] [--repeat 2] [--max-side 320] [--json]
 
 For each image (the synthetic scenes, plus any file given): the engine renders a pure zoom
@@ -148,7 +148,7 @@ def format_result(res: dict[str, Any], modes: list[str]) -> Iterator[str]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m stillmotion.evaluation.compare", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks.compare", description=__doc__.split("\n")[0])
     p.add_argument("--image", action="append", default=[], help="an image file to include (repeatable)")
     p.add_argument("--scenes", type=int, default=len(SCENES), help=f"synthetic scenes to use (0-{len(SCENES)})")
     p.add_argument("--size", default="1280x720", help="output WxH (even numbers)")
