@@ -130,7 +130,7 @@ def encoder_threads(engine: Engine) -> int:
     choice took 0.83-0.85x the CPU (frame threads waiting on each other and on the engine) and
     0.84-0.89x the wall time of a 5 s 720p clip (turbo, pro); with more cores than workers the
     encoder still gets the rest."""
-    workers = getattr(engine, "workers", None)
+    workers = engine.workers
     if not workers:
         return 0
     return max(1, usable_cores() - int(workers))
@@ -182,8 +182,8 @@ def render_clip(
     try:
         with VideoWriter(part, spec.width, spec.height, spec.fps, mode=spec.mode, metadata={**(tags or {}), **AI_TAGS},
                          threads=encoder_threads(engine)) as writer:
-            fresh = bool(getattr(engine, "fresh_frames", False))
-            threads = getattr(engine, "opencv_threads", lambda spec: None)(spec)
+            fresh = engine.fresh_frames
+            threads = engine.opencv_threads(spec)
             with _opencv_threads(threads):
                 for frame, yuv in prefetch(engine.frames(spec, ctx), copy=not fresh, prepare=for_encoder(mark)):
                     if done == 0:

@@ -42,7 +42,14 @@ class RenderContext:
 
 
 class Engine(Protocol):
+    """What `render.render_clip` reads of an engine."""
+
     name: str
+    fresh_frames: bool  # every frame is a new array, safe to change in place (no copy before encoding)
+    workers: int | None  # frames rendered at once, to size the encoder's threads beside them (None: unknown)
+
+    def opencv_threads(self, spec: GenerationSpec) -> int | None:
+        """OpenCV threads while the clip encodes beside the engine (None: OpenCV's default)."""
 
     def frames(self, spec: GenerationSpec, ctx: RenderContext) -> Iterator[np.ndarray]:
         """Yield exactly spec.num_frames frames, each (height, width, 3) uint8 RGB.
@@ -50,4 +57,15 @@ class Engine(Protocol):
         spec.image / spec.image_tail are absolute file paths here. Frames are produced one
         at a time so the clip is never held whole in memory.
         """
+
+
+class BaseEngine:
+    """The defaults of the `Engine` attributes, for engines that need none of them."""
+
+    name = "engine"
+    fresh_frames = False
+    workers: int | None = None
+
+    def opencv_threads(self, spec: GenerationSpec) -> int | None:
+        return None
         ...

@@ -309,12 +309,13 @@ def test_prefetch_prepares_frames_in_its_thread_in_order() -> None:
 
 def test_encoder_gets_the_cores_the_frame_workers_leave(monkeypatch: pytest.MonkeyPatch) -> None:
     import stillmotion.render as render
+    from stillmotion.engines.base import BaseEngine
     from stillmotion.engines.motion import MotionEngine
 
     for cores, workers, want in ((2, 2, 1), (1, 1, 1), (16, 4, 12)):
         monkeypatch.setattr(render, "usable_cores", lambda cores=cores: cores)
         assert render.encoder_threads(MotionEngine(workers=workers)) == want
-    assert render.encoder_threads(object()) == 0  # an engine that does not say: x264 decides
+    assert render.encoder_threads(BaseEngine()) == 0  # an engine that does not say: x264 decides
 
 
 def test_plans_without_parallax_are_one_affine_warp() -> None:

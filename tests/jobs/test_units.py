@@ -27,7 +27,7 @@ from PIL import Image
 from stillmotion.callbacks import CallbackDispatcher
 from stillmotion.catalog import Catalog, get_model
 from stillmotion.domain import GenerationSpec, StoredImage
-from stillmotion.engines.base import RenderContext
+from stillmotion.engines.base import BaseEngine, RenderContext
 from stillmotion.errors import Conflict, FieldInvalid, GenerationFailed, NotFound, StillmotionError
 from stillmotion.housekeeping import Housekeeper
 from stillmotion.jobs import (
@@ -60,7 +60,7 @@ BACKOFF_S = 5.0
 # -- fixtures -----------------------------------------------------------------------------------
 
 
-class FakeEngine:
+class FakeEngine(BaseEngine):
     """Yields solid frames; or raises `error` on its first `failing_runs` runs; or hangs until
     told to stop; `frame_s` slows each frame."""
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from stillmotion.domain import GenerationSpec
-from stillmotion.engines.base import RenderContext
+from stillmotion.engines.base import BaseEngine, RenderContext
 from stillmotion.engines.diffusers.errors import WeightsUnavailable
 from stillmotion.engines.diffusers.models import weights_present
 from stillmotion.engines.diffusers.plan import RuntimeOptions, make_plan
@@ -32,7 +32,7 @@ def options_from_settings(settings: Any) -> RuntimeOptions:
     )
 
 
-class DiffusersEngine:
+class DiffusersEngine(BaseEngine):
     name = "diffusers"
 
     def __init__(self, options: RuntimeOptions | None = None, *,

@@ -11,9 +11,9 @@ import numpy as np
 from PIL import Image
 
 from stillmotion.domain import GenerationSpec
-from stillmotion.engines.base import RenderContext
-from stillmotion.engines.motion.depth import depth_source
+from stillmotion.engines.base import BaseEngine, RenderContext
 from stillmotion.engines.motion.cues import asked_effects, ignored_motion
+from stillmotion.engines.motion.depth import depth_source
 from stillmotion.engines.motion.effects import Effects
 from stillmotion.engines.motion.modes import ModeProfile, profile_for
 from stillmotion.engines.motion.morph import FlowMorph
@@ -48,7 +48,7 @@ def rng_for(seed: int) -> np.random.Generator:
     return np.random.default_rng(int(seed) % (2**64))
 
 
-class MotionEngine:
+class MotionEngine(BaseEngine):
     """CPU engine: no weights needed, deterministic for a given spec.
 
     With only ``spec.image``: the prompt's motion plan (plan.py) rendered as one continuous depth-driven warp
