@@ -29,7 +29,7 @@ log = logging.getLogger("stillmotion")
 def open_database(settings: Settings) -> Database:
     from stillmotion.store import Database as SqlDatabase
 
-    db = SqlDatabase(settings.db_url)
+    db = SqlDatabase(settings.db_url, pool_size=settings.db_pool_size)
     db.migrate()
     return db
 

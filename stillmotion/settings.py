@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    # Threads that run the API's blocking calls (database reads, image checks); the database pool
+    # is sized to them plus the workers, so no request waits for or opens a connection.
+    api_threads: int = Field(default=16, ge=1, le=256)
 
     # Inputs
     max_image_bytes: int = 50 * 1024 * 1024
@@ -94,6 +97,12 @@ class Settings(BaseSettings):
         """The built-in defaults without reading the environment (tools and tests that run an
         engine outside a service)."""
         return cls.model_construct()
+
+    @property
+    def db_pool_size(self) -> int:
+        """Database connections: the API threads, each worker with its heartbeat, and the
+        callback sender, housekeeping and live-event reader."""
+        return self.api_threads + 2 * max(1, self.workers) + 4
 
     @property
     def db_url(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 
 from stillmotion import __version__
@@ -20,6 +21,8 @@ def create_app(runtime: Runtime, *, workers: int = 0) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        # The threads behind plain `def` handlers and `to_thread` calls: as many as the pool has connections for.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = runtime.settings.api_threads
         runtime.start_background(workers)
         try:
             yield
