@@ -334,11 +334,7 @@ def clips(repeat: int) -> None:
 
 
 if __name__ == "__main__":
-    import sys
-
     if len(sys.argv) == 3 and sys.argv[1] == "--child":
-        import json
-
         print(json.dumps(child(json.loads(sys.argv[2]))))
     else:
         main()

@@ -16,7 +16,7 @@ from stillmotion.auth import Authenticator
 from stillmotion.callbacks import CallbackDispatcher
 from stillmotion.catalog import Catalog
 from stillmotion.housekeeping import Housekeeper
-from stillmotion.jobs import ClaimRules, Database
+from stillmotion.jobs import Capability, ClaimRules, Database
 from stillmotion.routing import Router
 from stillmotion.service import JobService
 from stillmotion.settings import Settings
@@ -53,8 +53,10 @@ class Runtime:
 
     def start_background(self, workers: int, *, dispatcher: bool = True) -> None:
         """Start `workers` worker threads, and (optionally) the callback sender and housekeeping."""
+        capability = self._capability() if workers else None
         for _ in range(workers):
-            worker = Worker(self.settings, self.db, self.artifacts, engines=self.settings.engine_names)
+            worker = Worker(self.settings, self.db, self.artifacts, engines=self.settings.engine_names,
+                            capability=capability)
             self.workers.append((worker, self._spawn(worker.run, f"worker:{worker.id}")))
         if dispatcher:
             callbacks = CallbackDispatcher(
@@ -63,6 +65,15 @@ class Runtime:
             self._spawn(callbacks.run, "callbacks")
             keeper = Housekeeper(self.settings, self.db, self.artifacts, policy_from(self.settings))
             self._spawn(keeper.run, "housekeeping")
+
+    def _capability(self) -> Callable[[], Capability] | None:
+        """For GPU workers: the weights this host holds (claims skip jobs routed elsewhere)."""
+        if "diffusers" not in self.settings.engine_names:
+            return None
+        from stillmotion.engines.diffusers.capability import advertiser
+        from stillmotion.engines.diffusers.engine import options_from_settings
+
+        return advertiser(self.router.routes, options_from_settings(self.settings))
 
     def _spawn(self, target: Callable[[threading.Event], None], name: str) -> threading.Thread:
         thread = threading.Thread(target=target, args=(self.stop,), name=name, daemon=True)

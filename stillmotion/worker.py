@@ -25,7 +25,7 @@ from stillmotion import observability
 from stillmotion.domain import GenerationSpec
 from stillmotion.engines import Engine, get_engine
 from stillmotion.errors import Canceled, StillmotionError
-from stillmotion.jobs import ClaimRules, Database, FailureCode, Job, JobStatus, RetryPolicy
+from stillmotion.jobs import Capability, ClaimRules, Database, FailureCode, Job, JobStatus, RetryPolicy
 from stillmotion.render import render_clip
 from stillmotion.settings import Settings
 from stillmotion.storage import ArtifactStore
@@ -100,7 +100,10 @@ class Worker:
         engines: tuple[str, ...] = ("motion",),
         wid: str | None = None,
         engine_factory: Callable[[str], Engine] | None = None,
+        capability: Callable[[], Capability] | None = None,
     ) -> None:
+        """`capability`: what this host can serve now (weights present, the warm ones), read
+        before each claim so jobs routed to weights this host lacks stay for another."""
         self.settings = settings
         self.db = db
         self.artifacts = artifacts
@@ -110,6 +113,7 @@ class Worker:
         self.rules = ClaimRules(settings.off_peak_window, settings.max_running_per_key)
         self._make_engine = engine_factory or (lambda name: get_engine(name, settings))
         self._engines: dict[str, Engine] = {}
+        self._capability = capability
         self.current: Job | None = None  # the job being rendered, for a shutdown that cannot wait
 
     def engine(self, name: str) -> Engine:
@@ -122,7 +126,7 @@ class Worker:
         log.info("worker %s started", self.id)
         while not stop.is_set():
             try:
-                job = self.db.jobs.claim(self.id, self.settings.lease_s, self.engine_names, self.rules)
+                job = self.claim()
                 if job is None:
                     stop.wait(self.settings.poll_interval_s)
                     continue
@@ -131,6 +135,14 @@ class Worker:
                 log.exception("worker %s: claim or final write failed; the lease will return the job", self.id)
                 stop.wait(1.0)
         log.info("worker %s stopped", self.id)
+
+    def claim(self) -> Job | None:
+        """The next job this worker can serve, leased to it."""
+        rules = self.rules
+        if self._capability is not None:
+            can = self._capability()
+            rules = replace(rules, weights=can.weights, warm=can.warm)
+        return self.db.jobs.claim(self.id, self.settings.lease_s, self.engine_names, rules)
 
     def process(self, job: Job, stop: threading.Event) -> None:
         self.current = job

@@ -4,7 +4,7 @@ Implementations: `stillmotion.store.Database` (SQLite, PostgreSQL) and
 `stillmotion.jobs.memory.MemoryDatabase` (unit tests). See docs/architecture.md.
 """
 
-from .policy import ClaimRules, RetryDecision, RetryPolicy
+from .policy import Capability, ClaimRules, RetryDecision, RetryPolicy
 from .records import (
     WEBHOOK_EVENTS,
     Delivery,
@@ -21,7 +21,7 @@ from .repository import AccountRepository, Database, JobRepository, OutboxReposi
 from .states import FINAL, OPEN, TRANSITIONS, FailureCode, JobStatus
 
 __all__ = [
-    "FINAL", "OPEN", "TRANSITIONS", "WEBHOOK_EVENTS", "AccountRepository", "ClaimRules", "Database", "Delivery",
+    "FINAL", "OPEN", "TRANSITIONS", "WEBHOOK_EVENTS", "AccountRepository", "Capability", "ClaimRules", "Database", "Delivery",
     "FailureCode", "Job", "JobFilter", "JobRepository", "JobStatus", "KeyRecord", "LedgerLine", "NewDelivery",
     "NewJob", "OutboxRepository", "ReapResult", "RetryDecision", "RetryPolicy", "deliveries_for",
 ]

@@ -182,9 +182,15 @@ class MemoryJobs:
             for r in s.jobs.values():
                 if r.job.status == JobStatus.PROCESSING:
                     running[r.job.owner] = running.get(r.job.owner, 0) + 1
+            def path(job: Job) -> str | None:
+                return None if job.route is None else str(job.route.get("path"))
+
             candidates = sorted(
-                (r for r in s.jobs.values() if r.job.status == JobStatus.QUEUED and r.job.engine in engines),
-                key=lambda r: (r.job.off_peak, r.job.created_at, r.job.id),
+                (r for r in s.jobs.values()
+                 if r.job.status == JobStatus.QUEUED and r.job.engine in engines
+                 and (rules.weights is None or r.job.route is None or path(r.job) in rules.weights)),
+                key=lambda r: (r.job.off_peak, rules.warm is None or path(r.job) != rules.warm,
+                               r.job.created_at, r.job.id),
             )
             for row in candidates:
                 if row.job.off_peak and not off_peak_ok:

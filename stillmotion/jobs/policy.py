@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
+from typing import Protocol
 
 from .states import FailureCode
 
@@ -49,6 +50,16 @@ class RetryPolicy:
         return RetryDecision(True, 0.0, FailureCode.ENGINE_CRASHED, LEASE_LOST)
 
 
+class Capability(Protocol):
+    """What a worker's host can serve now (engines/diffusers/capability.py makes one)."""
+
+    @property
+    def weights(self) -> frozenset[str]: ...
+
+    @property
+    def warm(self) -> str | None: ...
+
+
 def parse_window(text: str) -> tuple[time, time]:
     """"22:00-06:00" -> (22:00, 06:00); ValueError naming the setting otherwise."""
     try:
@@ -64,10 +75,15 @@ class ClaimRules:
 
     Off-peak jobs sort last and, with a window ("HH:MM-HH:MM" UTC, may wrap midnight), start
     only inside it. `default_cap`: running jobs per key for keys without their own
-    `max_running` (0: no cap); owners at their cap wait while others pass them by."""
+    `max_running` (0: no cap); owners at their cap wait while others pass them by.
+    `weights`: the route weights (paths) this claimer can serve; jobs routed to others stay
+    for a host that has them (None: no restriction; jobs without a route are always taken).
+    `warm`: the weights loaded now, whose jobs go first."""
 
     off_peak_window: str | None = None
     default_cap: int = 0
+    weights: frozenset[str] | None = None
+    warm: str | None = None
 
     def __post_init__(self) -> None:
         if self.off_peak_window:

@@ -132,10 +132,7 @@ class SqlJobs:
             engines = (engines,)
         now = utcnow()
         with write_tx(self._engine) as conn:
-            job = queue.claim(
-                conn, worker_id, lease_s, engines, now,
-                off_peak=rules.off_peak_open(now), default_cap=rules.default_cap,
-            )
+            job = queue.claim(conn, worker_id, lease_s, engines, now, rules)
             if job is not None:
                 queue.enqueue(conn, job, "start", now)
             return job

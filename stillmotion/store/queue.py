@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    case,
     bindparam,
     Connection,
     func,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     update,
 )
 
+from ..jobs.policy import ClaimRules
 from ..jobs.records import Job, deliveries_for
 from ..jobs.states import OPEN, JobStatus
 from .columns import UTCDateTime
@@ -76,28 +78,34 @@ def claim(
     lease_s: float,
     engines: Sequence[str],
     now: datetime,
-    *,
-    off_peak: bool = True,
-    default_cap: int = 0,
+    rules: ClaimRules,
 ) -> Job | None:
     """One statement: pick the next queued job and lease it. SKIP LOCKED (PostgreSQL; SQLite
     drops the clause and relies on BEGIN IMMEDIATE) lets concurrent claimers pass each other.
 
     Off-peak jobs sort last (they run only when no normal job waits) and are skipped entirely
-    when `off_peak` is False (outside the operator's window). On PostgreSQL, claimers racing
-    for one owner's last free slot may together exceed its running cap by one, briefly."""
+    outside the operator's window. A claimer that names the weights it holds (`rules.weights`)
+    takes only jobs without a route or with a route to those weights, those on its warm weights
+    first. On PostgreSQL, claimers racing for one owner's last free slot may together exceed its
+    running cap by one, briefly."""
     conditions = [
         jobs.c.status == QUEUED,
         jobs.c.engine.in_(list(engines)),
         or_(jobs.c.not_before.is_(None), jobs.c.not_before <= literal(now, UTCDateTime())),
-        under_running_cap(default_cap),
+        under_running_cap(rules.default_cap),
     ]
-    if not off_peak:
+    if not rules.off_peak_open(now):
         conditions.append(jobs.c.off_peak.is_(False))
+    weights = jobs.c.route["path"].as_string()
+    if rules.weights is not None:
+        conditions.append(or_(jobs.c.route.is_(None), weights.in_(sorted(rules.weights))))
+    order = [jobs.c.off_peak, jobs.c.created_at, jobs.c.id]
+    if rules.warm is not None:
+        order.insert(1, case((weights == rules.warm, 0), else_=1))
     pick = (
         select(jobs.c.id)
         .where(*conditions)
-        .order_by(jobs.c.off_peak, jobs.c.created_at, jobs.c.id)
+        .order_by(*order)
         .limit(1)
         .with_for_update(skip_locked=True)
         .scalar_subquery()

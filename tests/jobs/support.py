@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import uuid4
 
+import numpy as np
 import pytest
+from PIL import Image
 
+from stillmotion.domain import GenerationSpec
+from stillmotion.engines.base import BaseEngine, RenderContext
 from stillmotion.jobs import TRANSITIONS, JobStatus, NewJob
 
 BACKENDS = ("memory", "sqlite", "postgresql")
@@ -99,3 +104,39 @@ def new_job(**overrides: Any) -> NewJob:
     }
     fields.update(overrides)
     return NewJob(**fields)
+
+
+class FakeEngine(BaseEngine):
+    """Yields solid frames; or raises `error` on its first `failing_runs` runs; or hangs until
+    told to stop; `frame_s` slows each frame."""
+
+    name = "motion"
+
+    def __init__(self, error: BaseException | None = None, failing_runs: int = 1, hang: bool = False,
+                 frame_s: float = 0.0) -> None:
+        self.error = error
+        self.failing_runs = failing_runs
+        self.hang = hang
+        self.frame_s = frame_s
+        self.runs = 0
+        self.first_frame = threading.Event()
+
+    def frames(self, spec: GenerationSpec, ctx: RenderContext) -> Iterator[np.ndarray]:
+        self.runs += 1
+        if self.error is not None and self.runs <= self.failing_runs:
+            raise self.error
+        ctx.metadata["fake"] = {"run": self.runs}
+        for i in range(spec.num_frames):
+            if self.hang and i == 1:
+                while not ctx.should_stop():
+                    time.sleep(0.005)
+                ctx.check()
+            time.sleep(self.frame_s)
+            yield np.full((spec.height, spec.width, 3), (i * 40) % 256, np.uint8)
+            self.first_frame.set()
+
+
+def png(side: int = 160) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (side, side), (200, 80, 40)).save(buf, format="PNG")
+    return buf.getvalue()

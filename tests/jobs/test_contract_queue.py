@@ -74,6 +74,33 @@ def test_claim_filters_by_engine(db: Database, make_job: Callable[..., Job]) -> 
     assert must(claim(db, engines=("diffusers", "motion"))).id == cpu.id
 
 
+def test_claims_take_only_jobs_routed_to_weights_the_claimer_holds(
+    db: Database, make_job: Callable[..., Job],
+) -> None:
+    gpu = ("diffusers", "motion")
+    wan = make_job(engine="diffusers", route={"engine": "diffusers", "path": "/w/wan", "kind": "wan2.1-i2v"})
+    ltx = make_job(engine="diffusers", route={"engine": "diffusers", "path": "/w/ltx", "kind": "ltx-video"})
+    other = make_job(engine="diffusers", route={"engine": "diffusers", "path": "/w/none-has-it", "kind": "ltx-video"})
+    plain = make_job(engine="motion")
+    holds_ltx = ClaimRules(weights=frozenset({"/w/ltx"}))
+    holds_wan = ClaimRules(weights=frozenset({"/w/wan"}))
+    assert must(claim(db, "a", engines=gpu, rules=holds_ltx)).id == ltx.id  # passes the older wan job by
+    assert must(claim(db, "b", engines=gpu, rules=holds_wan)).id == wan.id
+    assert must(claim(db, "a", engines=gpu, rules=holds_ltx)).id == plain.id  # no route: anyone's
+    assert claim(db, "a", engines=gpu, rules=holds_ltx) is None
+    assert claim(db, "b", engines=gpu, rules=ClaimRules(weights=frozenset())) is None
+    assert db.jobs.status(other.id) is JobStatus.QUEUED  # waits for a host with its weights, never failed
+    assert must(claim(db, "c", engines=gpu)).id == other.id  # a claimer that names no weights takes anything
+
+
+def test_claims_prefer_jobs_on_the_warm_weights(db: Database, make_job: Callable[..., Job]) -> None:
+    both = ClaimRules(weights=frozenset({"/w/wan", "/w/ltx"}), warm="/w/ltx")
+    wan = make_job(engine="diffusers", route={"path": "/w/wan"})
+    ltx = make_job(engine="diffusers", route={"path": "/w/ltx"})
+    assert must(claim(db, engines="diffusers", rules=both)).id == ltx.id  # the warm model first
+    assert must(claim(db, engines="diffusers", rules=both)).id == wan.id
+
+
 def test_key_running_cap_and_default_cap(db: Database) -> None:
     capped = db.accounts.add_key("capped", "h-cap", max_running=1)
     a1 = db.jobs.create(_new(owner=capped))
@@ -327,7 +354,7 @@ def test_position(db: Database, make_job: Callable[..., Job]) -> None:
 
 
 def test_position_of_a_job_claimed_since_it_was_read_is_none(db: Database, make_job: Callable[..., Job]) -> None:
-    ahead = make_job()
+    make_job()  # one job ahead
     read = make_job()  # a reader holds this copy, status queued ...
     assert db.jobs.position(read) == 1
     claim(db)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import io
 import secrets
 import threading
 import time
@@ -19,15 +18,12 @@ from typing import Any
 
 import anyio
 import httpx
-import numpy as np
 import pytest
 import standardwebhooks
-from PIL import Image
 
 from stillmotion.callbacks import CallbackDispatcher
 from stillmotion.catalog import Catalog, get_model
-from stillmotion.domain import GenerationSpec, StoredImage
-from stillmotion.engines.base import BaseEngine, RenderContext
+from stillmotion.domain import StoredImage
 from stillmotion.errors import Conflict, FieldInvalid, GenerationFailed, NotFound, StillmotionError
 from stillmotion.housekeeping import Housekeeper
 from stillmotion.jobs import (
@@ -49,7 +45,7 @@ from stillmotion.storage import ArtifactStore
 from stillmotion.worker import Worker, policy_from
 from tests.helpers import data_uri
 
-from .support import FakeClock, must
+from .support import FakeClock, FakeEngine, must, png
 
 MODEL = "vidu/vidu-q3/image-to-video"
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
@@ -58,42 +54,6 @@ BACKOFF_S = 5.0
 
 
 # -- fixtures -----------------------------------------------------------------------------------
-
-
-class FakeEngine(BaseEngine):
-    """Yields solid frames; or raises `error` on its first `failing_runs` runs; or hangs until
-    told to stop; `frame_s` slows each frame."""
-
-    name = "motion"
-
-    def __init__(self, error: BaseException | None = None, failing_runs: int = 1, hang: bool = False,
-                 frame_s: float = 0.0) -> None:
-        self.error = error
-        self.failing_runs = failing_runs
-        self.hang = hang
-        self.frame_s = frame_s
-        self.runs = 0
-        self.first_frame = threading.Event()
-
-    def frames(self, spec: GenerationSpec, ctx: RenderContext) -> Iterator[np.ndarray]:
-        self.runs += 1
-        if self.error is not None and self.runs <= self.failing_runs:
-            raise self.error
-        ctx.metadata["fake"] = {"run": self.runs}
-        for i in range(spec.num_frames):
-            if self.hang and i == 1:
-                while not ctx.should_stop():
-                    time.sleep(0.005)
-                ctx.check()
-            time.sleep(self.frame_s)
-            yield np.full((spec.height, spec.width, 3), (i * 40) % 256, np.uint8)
-            self.first_frame.set()
-
-
-def png(side: int = 160) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (side, side), (200, 80, 40)).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 @pytest.fixture
@@ -148,7 +108,7 @@ def worker_for(settings: Settings, db: Any, artifacts: ArtifactStore, engine: Fa
 
 def run_one(worker: Worker, stop: threading.Event | None = None) -> Job | None:
     """Claim one job as the worker's loop would and process it; the job as claimed."""
-    job = worker.db.jobs.claim(worker.id, worker.settings.lease_s, worker.engine_names, worker.rules)
+    job = worker.claim()
     if job is not None:
         worker.process(job, stop or threading.Event())
     return job

@@ -124,3 +124,10 @@ def worker_capability(routes: Iterable[Any], options: RuntimeOptions, **kwargs: 
     warm = next((r.warm_key.path for r in shared_runners()
                  if r.warm_key is not None and device_slot(r.warm_key.options.device) == slot), None)
     return host_capability(routes, options, warm=warm, **kwargs)
+
+
+def advertiser(routes: Callable[[], Iterable[Any]], options: RuntimeOptions) -> Callable[[], Capability]:
+    """What a diffusers worker can serve, re-read before each claim: the GPU is probed once (a
+    subprocess), the routes (the file may change) and the warm weights each time."""
+    gpu = None if options.device == "cpu" else probe_gpus()
+    return lambda: worker_capability(routes(), options, gpu=gpu)
