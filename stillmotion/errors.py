@@ -75,6 +75,14 @@ class GenerationFailed(StillmotionError):
     reason = "GenerationFailure"
 
 
+class EngineCrashed(StillmotionError):
+    """The engine's process died or hung: not the job's fault, so the run is retried by policy
+    (each try counted, so a job that always hangs ends as AttemptsExhausted)."""
+
+    status = 500
+    reason = "EngineCrashed"
+
+
 class Canceled(StillmotionError):
     """Raised inside a run when the job was canceled or the worker must let it go."""
 

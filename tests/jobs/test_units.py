@@ -24,7 +24,7 @@ import standardwebhooks
 from stillmotion.callbacks import CallbackDispatcher
 from stillmotion.catalog import Catalog, get_model
 from stillmotion.domain import StoredImage
-from stillmotion.errors import Conflict, FieldInvalid, GenerationFailed, NotFound, StillmotionError
+from stillmotion.errors import Conflict, EngineCrashed, FieldInvalid, GenerationFailed, NotFound, StillmotionError
 from stillmotion.housekeeping import Housekeeper
 from stillmotion.jobs import (
     ClaimRules,
@@ -245,6 +245,23 @@ def test_an_engine_that_keeps_crashing_fails_when_attempts_run_out(
     assert job.status is JobStatus.FAILED and job.error_code == FailureCode.ATTEMPTS_EXHAUSTED
     assert job.error_message == "RuntimeError: boom; gave up after 2 attempts"
     assert job.refunded and ledger_kinds(db, job) == ["charge", "refund"] and events(db, job) == ["completed"]
+
+
+def test_a_hung_engine_process_is_retried_and_counted_until_attempts_run_out(
+    db: MemoryDatabase, clock: FakeClock, settings: Settings, artifacts: ArtifactStore,
+    make_job: Callable[..., Job],
+) -> None:
+    made = make_job()
+    hung = EngineCrashed("model process silent for 900 s: killed")
+    worker = worker_for(settings, db, artifacts, FakeEngine(error=hung, failing_runs=99))
+    run_one(worker)
+    job = must(db.jobs.get(made.id))
+    assert job.status is JobStatus.QUEUED and job.attempts == 1  # given back, and the try counted
+    clock.advance(BACKOFF_S + 0.01)
+    run_one(worker)
+    job = must(db.jobs.get(made.id))
+    assert job.status is JobStatus.FAILED and job.error_code == FailureCode.ATTEMPTS_EXHAUSTED
+    assert job.refunded
 
 
 def test_a_cancel_during_a_run_stops_it_and_leaves_no_files(
