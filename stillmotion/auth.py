@@ -21,6 +21,7 @@ from decimal import Decimal
 
 from stillmotion.errors import RateLimited, Unauthorized
 from stillmotion.settings import Settings
+from stillmotion import observability
 from stillmotion.jobs import AccountRepository, KeyRecord
 
 _DERIVE_LABEL = b"stillmotion webhook secret"
@@ -120,17 +121,21 @@ class Authenticator:
             raise Unauthorized("Authorization: expected 'Bearer <key>'")
         digest = hash_key(key.strip())
         if digest in self.env_owners:
+            observability.note(key="env")
             return self.env_owners[digest]
         now = time.monotonic()
         hit = self._cache.get(digest)
         if hit and hit[1] > now:
-            return hit[0].id
-        record = self.accounts.find_key(digest)
-        if record is None:
-            raise Unauthorized("Authorization: invalid API key")
-        with self._lock:
-            self._cache[digest] = (record, now + self.cache_ttl_s)
-            self._by_owner[record.id] = record
+            record = hit[0]
+        else:
+            found = self.accounts.find_key(digest)
+            if found is None:
+                raise Unauthorized("Authorization: invalid API key")
+            record = found
+            with self._lock:
+                self._cache[digest] = (record, now + self.cache_ttl_s)
+                self._by_owner[record.id] = record
+        observability.note(key=record.name)
         return record.id
 
     def check_rate(self, owner: str) -> None:

@@ -29,7 +29,7 @@ def build_settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def setup_logging(level: str, fmt: str = "json") -> None:
+def setup_logging(level: str, fmt: str = "auto") -> None:
     from stillmotion.observability import setup_logging as configure
 
     configure(level, fmt)
@@ -49,7 +49,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"Created the first API key (shown once, keep it): {key}", flush=True)
     app = create_app(runtime, workers=settings.workers)
     print(f"stillmotion listening on {settings.base_url} (data dir {settings.data_dir.resolve()})", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    # log_config=None: uvicorn keeps the handler set above (one format); access lines are ours
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False, log_config=None)
     return 0
 
 

@@ -20,6 +20,17 @@ from prometheus_client.core import GaugeMetricFamily
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 JOB_ID: ContextVar[str | None] = ContextVar("job_id", default=None)
+# What a request's access line reports besides method, path and status: the key's name and the job
+# it made or read. One dict per request, shared by the threads its handler runs in.
+REQUEST_FACTS: ContextVar[dict[str, str] | None] = ContextVar("request_facts", default=None)
+FIELDS = ("method", "path", "status", "ms", "key", "job_id", "reason")  # structured extras a line may carry
+
+
+def note(**facts: str) -> None:
+    """Add facts (key=..., job_id=...) to the current request's access line, if there is one."""
+    current = REQUEST_FACTS.get()
+    if current is not None:
+        current.update(facts)
 
 REGISTRY = CollectorRegistry()
 HTTP_REQUESTS = Counter(
@@ -92,24 +103,50 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        request_id = getattr(record, "request_id", None) or REQUEST_ID.get()
-        job_id = getattr(record, "job_id", None) or JOB_ID.get()
-        if request_id:
-            out["request_id"] = request_id
-        if job_id:
-            out["job_id"] = job_id
+        out.update(_context(record))
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
-def setup_logging(level: str, fmt: str = "json") -> None:
-    """Root logging to stderr: JSON lines (default) or plain text for a terminal."""
+class TextFormatter(logging.Formatter):
+    """One readable line: time, level, message, then the request and job ids when set."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        ts = time.strftime("%H:%M:%S", time.localtime(record.created))
+        ids = " ".join(f"{k}={v}" for k, v in _context(record).items() if k in ("request_id", "job_id"))
+        line = f"{ts} {record.levelname.lower():7} {record.getMessage()}" + (f"  [{ids}]" if ids else "")
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def _context(record: logging.LogRecord) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    request_id = getattr(record, "request_id", None) or REQUEST_ID.get()
+    job_id = getattr(record, "job_id", None) or JOB_ID.get()
+    if request_id:
+        out["request_id"] = request_id
+    if job_id:
+        out["job_id"] = job_id
+    for name in FIELDS:
+        if name != "job_id" and hasattr(record, name):
+            out[name] = getattr(record, name)
+    return out
+
+
+def setup_logging(level: str, fmt: str = "auto") -> None:
+    """Root logging to stderr: JSON lines (`json`), readable single lines (`text`), or `auto`:
+    text on a terminal, JSON otherwise (a service manager's log). Uvicorn's own loggers go
+    through the same handler, so no line is in another format."""
+    if fmt == "auto":
+        fmt = "text" if sys.stderr.isatty() else "json"
     handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its plugin list at every start is noise

@@ -7,6 +7,7 @@ back. Database calls run in worker threads (`anyio.to_thread`), never on the eve
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import secrets
 import threading
@@ -26,11 +27,13 @@ from stillmotion.errors import Conflict, FieldInvalid, NotFound
 from stillmotion.jobs import WEBHOOK_EVENTS, Database, Delivery, Job, JobFilter, JobStatus, LedgerLine, NewJob
 from stillmotion.media.inputs import fetch_image_data, validate_image_bytes
 from stillmotion.media.netguard import check_url
+from stillmotion import observability
 from stillmotion.observability import JOBS_SUBMITTED
 from stillmotion.routing import Router
 from stillmotion.settings import Settings
 from stillmotion.storage import ArtifactStore
 
+log = logging.getLogger("stillmotion.jobs")
 MAX_SEED = 2_147_483_647
 MAX_IDEMPOTENCY_KEY = 255
 _STATS_TTL_S = 5.0  # the mean run time behind queued ETAs: an estimate, read at most this often
@@ -179,8 +182,11 @@ class JobService:
             route=route.config(),
         )
         job = await anyio.to_thread.run_sync(self.db.jobs.create, new)
+        observability.note(job_id=job.id)
         if job.id == new.id:
             JOBS_SUBMITTED.labels(entry.id, req.dialect).inc()
+            log.info("job %s queued: %s, %s mode, %s s, %s USD, %s dialect", job.id, entry.id, request.mode,
+                     job.spec.get("duration"), job.amount, req.dialect, extra={"job_id": job.id})
         return Submission(job, job.id != new.id)
 
     async def _store_images(self, refs: dict[str, str]) -> dict[str, StoredImage]:
@@ -215,6 +221,7 @@ class JobService:
         job = self.db.jobs.get(check_job_id(job_id, field))
         if job is None or job.owner != owner:
             raise NotFound(f"no job {job_id!r}", field=field)
+        observability.note(job_id=job.id)
         return self.placed(job)
 
     def placed(self, job: Job) -> tuple[Job, int | None]:
@@ -254,6 +261,8 @@ class JobService:
         next frame or step). Conflict when the job has already ended."""
         job = self.get(owner, job_id)
         canceled = self.db.jobs.cancel(job.id)
+        if canceled is not None:
+            log.info("job %s canceled by its owner and refunded", job.id, extra={"job_id": job.id})
         if canceled is None:
             current = self.db.jobs.get(job.id)
             state = current.status.value if current else "gone"

@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     off_peak_max_age_s: float = 48 * 3600  # then canceled and refunded
     retention_s: float = 7 * 86400  # result files kept this long after a job ends
     housekeeping_interval_s: float = 60.0
-    log_format: str = "json"  # json | text
+    log_format: str = "auto"  # json | text | auto (text on a terminal, JSON otherwise)
 
     price_file: Path | None = None  # JSON/TOML price overrides (see catalog.Catalog.load)
 

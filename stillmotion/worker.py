@@ -30,7 +30,9 @@ from stillmotion.render import render_clip
 from stillmotion.settings import Settings
 from stillmotion.storage import ArtifactStore
 
-FINAL_WRITE_TRIES = 5  # a final write that meets a locked or lost database is tried again
+FINAL_WRITE_TRIES = 5
+PROGRESS_STEP = 5  # percent of the run between progress writes, at most one per PROGRESS_MIN_S
+PROGRESS_MIN_S = 1.0  # a final write that meets a locked or lost database is tried again
 
 log = logging.getLogger("stillmotion.worker")
 _ids = count(1)
@@ -157,7 +159,8 @@ class Worker:
         beat.start()
         token = observability.JOB_ID.set(job.id)
         state = "failed"
-        log.info("job %s attempt %d started", job.id, job.attempts)
+        waited = (job.started_at - job.created_at).total_seconds() if job.started_at else 0.0
+        log.info("job %s started: attempt %d on %s, after %.1f s in the queue", job.id, job.attempts, job.engine, waited)
         try:
             try:
                 result, metadata = self.render(job, run)
@@ -178,7 +181,11 @@ class Worker:
             self._failed(job, FailureCode.ENGINE_CRASHED, f"{type(exc).__name__}: {exc}")
         else:  # a final write that keeps failing propagates: the lease returns the job, video kept
             state = "succeeded"
-            if not self._final_write(lambda: self.db.jobs.finish(job.id, self.id, result, metadata)):
+            if self._final_write(lambda: self.db.jobs.finish(job.id, self.id, result, metadata)):
+                took = time.monotonic() - run.started
+                log.info("job %s succeeded: %d frames in %.2f s (render %.2f s), %s", job.id, result["frames"], took,
+                         metadata.get("render_s") or 0.0, result["video"])
+            else:
                 log.warning("job %s finished but its lease was lost; result dropped", job.id)
                 if self.db.jobs.status(job.id) == JobStatus.CANCELED:  # canceled at the last frame
                     shutil.rmtree(self.artifacts.path(f"outputs/{job.id}"), ignore_errors=True)
@@ -214,17 +221,22 @@ class Worker:
         return False
 
     def _heartbeat(self, run: Run) -> None:
-        """Extend the lease every heartbeat_s; between beats, watch for a user cancel."""
+        """Extend the lease every heartbeat_s, and store progress and ETA whenever the run has
+        moved PROGRESS_STEP % since the last write and PROGRESS_MIN_S have passed (whichever is
+        rarer: a 5 s clip reports every second, a 5 min one every 5 %); between writes, watch
+        for a user cancel."""
         tick = min(self.settings.heartbeat_s, self.settings.cancel_poll_s)
-        last_beat = time.monotonic()
+        last_beat, last_progress = time.monotonic(), 0
         while not run.finished.wait(tick):
             try:
                 if self.db.jobs.status(run.job.id) == JobStatus.CANCELED:
                     run.canceled = True  # the engine stops at its next frame or step
                     return
-                if time.monotonic() - last_beat < self.settings.heartbeat_s:
+                since = time.monotonic() - last_beat
+                moved = run.progress - last_progress >= PROGRESS_STEP and since >= PROGRESS_MIN_S
+                if since < self.settings.heartbeat_s and not moved:
                     continue
-                last_beat = time.monotonic()
+                last_beat, last_progress = time.monotonic(), run.progress
                 ok = self.db.jobs.heartbeat(run.job.id, self.id, self.settings.lease_s, run.progress, run.eta)
             except Exception:
                 log.exception("heartbeat failed")

@@ -93,6 +93,7 @@ class DialectErrors:
         except StillmotionError as exc:
             if started:
                 raise
+            log.info("refused %d %s: %s", exc.status, exc.reason, exc.message, extra={"reason": exc.reason})
             headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
             await json_response(self.shape(exc), exc.status, headers)(scope, receive, send)
         except Exception:

@@ -1,13 +1,17 @@
 """Per-request context: a request id (taken from X-Request-Id or made), echoed in the response
-and carried by every log line of the request; request counts and latency for /metrics."""
+and carried by every log line of the request; one access line per request (method, path, status,
+milliseconds, key name, job id); request counts and latency for /metrics."""
 
 from __future__ import annotations
 
+import logging
+import secrets
 import time
 from typing import Any
 
-import secrets
-from stillmotion.observability import HTTP_REQUESTS, HTTP_SECONDS, REQUEST_ID
+from stillmotion.observability import HTTP_REQUESTS, HTTP_SECONDS, REQUEST_FACTS, REQUEST_ID
+
+access = logging.getLogger("stillmotion.access")
 
 # Metric children by label values, kept so a request skips the registry's label lookup; the
 # labels are route templates, so they hold exactly the label sets the registry itself keeps.
@@ -42,6 +46,8 @@ class RequestContext:
             return
         rid = _request_id(scope)
         token = REQUEST_ID.set(rid)
+        facts: dict[str, str] = {}
+        facts_token = REQUEST_FACTS.set(facts)
         started = time.perf_counter()
         status = 500
 
@@ -64,6 +70,14 @@ class RequestContext:
             timer = _TIMERS.get(route)
             if timer is None:
                 timer = _TIMERS[route] = HTTP_SECONDS.labels(route)
+            seconds = time.perf_counter() - started
             counter.inc()
-            timer.observe(time.perf_counter() - started)
+            timer.observe(seconds)
+            path = scope["path"]
+            ms = round(seconds * 1000, 1)
+            access.info("%s %s %d %.1f ms%s%s", scope["method"], path, status, ms,
+                        f" key={facts['key']}" if "key" in facts else "",
+                        f" job={facts['job_id']}" if "job_id" in facts else "",
+                        extra={"method": scope["method"], "path": path, "status": status, "ms": ms, **facts})
+            REQUEST_FACTS.reset(facts_token)
             REQUEST_ID.reset(token)
