@@ -111,7 +111,7 @@ def invalid(field: str, message: str) -> ViduError:
 def _status_reason(exc: StillmotionError) -> tuple[int, str]:
     if isinstance(exc, ViduError):
         return exc.status, exc.reason
-    field = exc.field or ""
+    field = FIELD_NAMES.get(exc.field or "", exc.field or "")
     if isinstance(exc, ImageDownloadFailure):
         return 400, "ImageDownloadFailure"
     if isinstance(exc, PayloadTooLarge):
