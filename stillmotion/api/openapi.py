@@ -12,6 +12,7 @@ from typing import Any
 
 from stillmotion import __version__
 from stillmotion.api import openapi_schemas as s
+from stillmotion.api import openapi_vidu
 from stillmotion.api.openapi_schemas import ref
 from stillmotion.catalog import MODELS
 
@@ -270,9 +271,13 @@ def openapi_document() -> dict[str, Any]:
             ("jobs", "Native API: jobs of every dialect"), ("models", "Models, prices, voices"),
             ("account", "Balance and ledger"), ("webhooks", "Signed webhooks"),
             ("job dialect", "Vidu job API wire format"), ("async-task dialect", "Async-task API wire format"),
+            (openapi_vidu.TAG, "Vidu's official API (/ent/v2): `Authorization: Token <key>`"),
             ("files", "Result files"), ("operations", "Health and metrics"), ("pages", "Browser pages"))],
-        "components": {"schemas": s.components(),
-                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "components": {"schemas": {**s.components(), **openapi_vidu.schemas()},
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
+                                           "vidu_token": {"type": "apiKey", "in": "header", "name": "Authorization",
+                                                          "description": "`Token <key>` (Vidu's scheme)"}}},
         "security": [{"bearer": []}],
-        "paths": {**_v1_paths(), **_job_dialect_paths(), **_async_paths(), **_other_paths()},
+        "paths": {**_v1_paths(), **_job_dialect_paths(), **_async_paths(), **openapi_vidu.paths(),
+                  **_other_paths()},
     }

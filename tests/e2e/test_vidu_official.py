@@ -408,3 +408,39 @@ def test_bad_list_and_lookup_parameters(svc):
         assert r.status_code == 400 and r.json()["reason"] == "FieldInvalid" and field in r.json()["message"]
     r = creations(svc, "no-such-task")
     assert r.status_code == 404 and r.json()["reason"] == "TaskNotFound"
+
+
+def test_real_responses_match_the_openapi_document(svc):
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    from stillmotion.api.openapi import openapi_document
+
+    doc = openapi_document()
+    registry = Registry().with_resource("urn:openapi", Resource.from_contents(doc, default_specification=DRAFT202012))
+
+    def check(path: str, method: str, status: int, value: object) -> None:
+        schema = doc["paths"][path][method]["responses"][str(status)]["content"]["application/json"]["schema"]
+        schema = {"$ref": "urn:openapi" + schema["$ref"]}
+        errors = list(Draft202012Validator(schema, registry=registry).iter_errors(value))
+        assert not errors, f"{method} {path} {status}: {[e.message for e in errors[:3]]}"
+
+    body = {"model": "viduq3-turbo", "images": [IMAGE], "duration": 1, "resolution": "540p", "audio": False,
+            "meta_data": {"k": "v"}}
+    created = post(svc, "img2video", body)
+    check("/ent/v2/img2video", "post", 200, created.json())
+    task_id = created.json()["task_id"]
+    check("/ent/v2/tasks/{task_id}/creations", "get", 200, wait_task(svc, task_id))
+    listed = requests.get(f"{svc.base}/ent/v2/tasks", params={"pager.pagesz": "3"}, headers=token(), timeout=10)
+    check("/ent/v2/tasks", "get", 200, listed.json())
+    se = post(svc, "start-end2video", {"model": "viduq2-turbo", "images": [IMAGE, TAIL], "duration": 8,
+                                       "resolution": "540p", "prompt": "x"})
+    check("/ent/v2/start-end2video", "post", 200, se.json())
+    check("/ent/v2/tasks/{task_id}/cancel", "post", 200,
+          requests.post(f"{svc.base}/ent/v2/tasks/{se.json()['task_id']}/cancel", headers=token(), timeout=10).json())
+    check("/ent/v2/tasks/{task_id}/cancel", "post", 400,
+          requests.post(f"{svc.base}/ent/v2/tasks/{task_id}/cancel", headers=token(), timeout=10).json())
+    check("/ent/v2/img2video", "post", 400, post(svc, "img2video", {"model": "viduq3-turbo"}).json())
+    check("/ent/v2/text2video", "post", 404, post(svc, "text2video", {}).json())
+    check("/ent/v2/tasks/{task_id}/creations", "get", 404, creations(svc, "nope").json())
