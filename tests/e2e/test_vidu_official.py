@@ -444,3 +444,30 @@ def test_real_responses_match_the_openapi_document(svc):
     check("/ent/v2/img2video", "post", 400, post(svc, "img2video", {"model": "viduq3-turbo"}).json())
     check("/ent/v2/text2video", "post", 404, post(svc, "text2video", {}).json())
     check("/ent/v2/tasks/{task_id}/creations", "get", 404, creations(svc, "nope").json())
+
+
+def test_a_failed_task_reads_failed_with_its_code_and_no_credits(svc, hooks):
+    hook = "/hook/failed"
+    r = post(svc, "img2video", {"model": "viduq3-pro", "images": [IMAGE], "duration": 1, "resolution": "540p",
+                                "watermark": True, "wm_url": "http://127.0.0.1:9/gone.png",
+                                "callback_url": hooks.url(hook)})
+    assert r.status_code == 200, r.text
+    done = wait_task(svc, r.json()["task_id"])
+    assert done["state"] == "failed" and done["err_code"] not in ("", "UserCancelled"), done
+    assert done["credits"] == 0 and done["creations"] == []
+    final = [requests.models.complexjson.loads(h.body) for h in hooks.wait(hook, 2)]
+    assert final[-1]["state"] == "failed" and final[-1]["err_code"] == done["err_code"]
+
+
+def test_jobs_of_the_job_and_async_dialects_read_the_vidu_way(svc):
+    made = requests.post(f"{svc.base}/api/v1/job/create", headers=auth(), timeout=30, json={
+        "model": "vidu/vidu-q2/start-end-to-video",
+        "args": {"mode": "pro-fast", "prompt": "x", "image": IMAGE, "image_tail": TAIL, "duration": 1}}).json()
+    task = requests.post(f"{svc.base}/v3/async/vidu-q3-pro-i2v", headers=auth(), timeout=30, json={
+        "images": [IMAGE], "duration": 1, "resolution": "540p"}).json()
+    for job_id, model, kind in ((made["job_id"], "viduq2-pro-fast", "start-end2video"),
+                                (task["task_id"], "viduq3-pro", "img2video")):
+        assert wait_task(svc, job_id)["state"] == "success"
+        (listed,) = requests.get(f"{svc.base}/ent/v2/tasks", params={"task_ids": job_id}, headers=token(),
+                                 timeout=10).json()["tasks"]
+        assert (listed["model"], listed["type"], listed["state"]) == (model, kind, "success")
