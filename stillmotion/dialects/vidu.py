@@ -143,10 +143,6 @@ def shape_error(exc: StillmotionError) -> dict[str, Any]:
             "metadata": {"trace_id": REQUEST_ID.get() or ""}}
 
 
-def http_status(exc: StillmotionError) -> int:
-    return _status_reason(exc)[0]
-
-
 def renamed(exc: StillmotionError) -> StillmotionError:
     """A catalog or service error as a ViduError: Vidu's status and reason, its field in Vidu's
     words (`image` -> `images[0]`). Rate limits keep their class (the Retry-After header)."""
