@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from stillmotion.catalog import format_amount
 from stillmotion.errors import StillmotionError
 from stillmotion.jobs import Job, JobStatus
@@ -43,9 +45,19 @@ def parse_create(body: Any, idempotency_key: str | None) -> CreateRequest:
 
 
 def created_body(job: Job) -> dict[str, Any]:
-    # compat: the seeds' sample code reads job_id at the top level.
+    """The create response as a parser reads it (`created_json` is how it is sent)."""
+    # compat: the seeds' Python and JavaScript samples read job_id at the top level.
     data = {"amount": format_amount(job.amount), "job_id": job.id}
     return {"code": 0, "message": "success", "data": data, "job_id": job.id}
+
+
+def created_json(job: Job) -> bytes:
+    """`created_body` as sent: the top-level mirror's key is written `"job\\u005fid"`, which every
+    JSON parser reads as `job_id` while the seeds' curl sample (`grep -o '"job_id": *"[^"]*"'`)
+    matches only the one in `data`, so all three samples find exactly one id."""
+    body = created_body(job)
+    mirror = body.pop("job_id")
+    return orjson.dumps(body)[:-1] + b',"job\\u005fid":' + orjson.dumps(mirror) + b"}"
 
 
 def video_entry(job: Job, sign: Signer) -> dict[str, Any] | None:
