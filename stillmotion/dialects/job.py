@@ -19,6 +19,9 @@ from stillmotion.service import CreateRequest
 from .common import Signer, error_body, object_body
 
 NAME = "job"
+# The models the seeds sell on this dialect (its create endpoint refuses the others, naming these).
+MODELS = frozenset({"vidu/vidu-q3/image-to-video", "vidu/vidu-q2/image-to-video",
+                    "vidu/vidu-q2/start-end-to-video"})
 STATUS = {
     JobStatus.QUEUED: 0,
     JobStatus.PROCESSING: 1,
@@ -39,7 +42,7 @@ def shape_error(exc: StillmotionError) -> dict[str, Any]:
 def parse_create(body: Any, idempotency_key: str | None) -> CreateRequest:
     body = object_body(body)
     return CreateRequest(
-        model=body.get("model"), args=body.get("args"), args_field="args", dialect=NAME,
+        model=body.get("model"), args=body.get("args"), args_field="args", dialect=NAME, models=MODELS,
         callback_url=body.get("callback_url"), idempotency_key=idempotency_key,
     )
 
