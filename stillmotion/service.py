@@ -48,7 +48,7 @@ class CreateRequest:
     """A create request as a dialect parsed it, in no wire format.
 
     `args_field` and `callback_field` name the fields in the dialect's own words for errors;
-    `any_model`: the endpoint takes every catalog model (else only the `dialect`'s own);
+    `models`: the model ids the endpoint serves (None: every catalog model);
     `default_events`: without a filter, every webhook event is sent (else the final one);
     `metadata`: what the dialect keeps with the job (public; e.g. Vidu's payload and meta_data)."""
 
@@ -60,7 +60,7 @@ class CreateRequest:
     callback_field: str = "callback_url"
     idempotency_key: Any = None
     webhook_events: Any = None
-    any_model: bool = False
+    models: frozenset[str] | None = None
     default_events: bool = False
     metadata: dict[str, Any] | None = None
 
@@ -152,9 +152,7 @@ class JobService:
                 return Submission(earlier, True)
         if not isinstance(req.model, str) or not req.model:
             raise FieldInvalid("required string", field="model")
-        entry = self.catalog.get(req.model)
-        if not req.any_model and entry.dialect != req.dialect:
-            raise FieldInvalid(f"model {req.model!r} is not served by this endpoint", field="model")
+        entry = self.catalog.get(req.model, among=req.models)
         if not isinstance(req.args, dict):
             raise FieldInvalid("must be a JSON object", field=req.args_field)
         request = entry.prepare(req.args)  # validated once; refs, mode, price and seed with it

@@ -15,6 +15,8 @@ from stillmotion.api import openapi_schemas as s
 from stillmotion.api import openapi_vidu
 from stillmotion.api.openapi_schemas import ref
 from stillmotion.catalog import MODELS
+from stillmotion.dialects import async_task, job
+from stillmotion.dialects.native import seed_dialect
 
 IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False,
                "description": "Same key and body within 24 h: the same job, charged once; "
@@ -145,7 +147,7 @@ def _v1_paths() -> dict[str, Any]:
             **errors("v1", 401, 404)}, params=[JOB_ID])},
         "/v1/models": {"get": op("Models: input JSON Schema, defaults, price table", "models", {
             "200": ok("Models", ref("ModelList"), {"object": "list", "data": [{
-                "id": turbo.id, "object": "model", "title": turbo.title, "dialect": turbo.dialect,
+                "id": turbo.id, "object": "model", "title": turbo.title, "dialect": seed_dialect(turbo.id),
                 "task_type": turbo.task_type, "input_schema": {"type": "object", "properties": {"...": {}}},
                 "defaults": {"duration": 5, "resolution": "720p", "audio": True},
                 "price": {"model": turbo.id, "currency": "USD", "rates": {"turbo": {"720p": {"per_sec": "0.048"}}}},
@@ -179,7 +181,7 @@ def _v1_paths() -> dict[str, Any]:
 def _job_dialect_paths() -> dict[str, Any]:
     examples = {e.id.replace("/", "_"): {"summary": e.title, "value": {
         "model": e.id, "args": s.example_input(e), "callback_url": "https://hooks.example.com/vidu"}}
-        for e in MODELS.values() if e.dialect == "job"}
+        for e in MODELS.values() if e.id in job.MODELS}
     return {
         "/api/v1/job/create": {"post": op("Job dialect: create a job", "job dialect", {
             "200": ok("Created", ref("JobDialectCreated"), {"code": 0, "message": "success",
@@ -202,7 +204,7 @@ def _job_dialect_paths() -> dict[str, Any]:
 def _async_paths() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for entry in MODELS.values():
-        if entry.dialect != "async":
+        if entry.id not in async_task.MODELS:
             continue
         example = {**s.example_input(entry), "extra": {"webhook": {"url": "https://hooks.example.com/novita"}}}
         paths[f"/v3/async/{entry.id}"] = {"post": op(f"Async-task dialect: {entry.title}", "async-task dialect", {

@@ -75,6 +75,8 @@ MODELS: dict[str, dict[str, Target]] = {
         "viduq2-pro-fast": Target(Q2_SE, "pro-fast"),
     },
 }
+# The catalog models this dialect sells (through the names above).
+MODEL_IDS = frozenset(t.model for served in MODELS.values() for t in served.values())
 # Jobs made through other dialects, named the Vidu way: (catalog id, mode) -> Vidu model.
 NAMES: dict[tuple[str, str], str] = {
     ("vidu/vidu-q3/image-to-video", "pro"): "viduq3-pro",
@@ -304,7 +306,7 @@ def parse_create(endpoint: str, body: Any, idempotency_key: str | None, per_usd:
         if endpoint == "start-end2video":
             args["image_tail"] = images[1]
     prompt = given["prompt"]
-    if not (prompt or "").strip() and "prompt" in entry.json_schema()["required"]:
+    if not (prompt or "").strip() and entry.requires("prompt"):
         prompt = defaults["prompt"] = DEFAULT_PROMPT
     put("prompt", prompt)
     for name in ("duration", "seed", "resolution", "is_rec", "off_peak", "aspect_ratio"):
@@ -356,7 +358,7 @@ def parse_create(endpoint: str, body: Any, idempotency_key: str | None, per_usd:
         metadata["ignored_fields"] = unknown
     return CreateRequest(
         model=target.model, args=args, args_field="body", dialect=NAME, callback_url=body.get("callback_url"),
-        idempotency_key=idempotency_key, any_model=True,  # the one place: Vidu names map onto every family
+        idempotency_key=idempotency_key, models=frozenset({target.model}),  # the entry the Vidu name maps to
         metadata=metadata,
     )
 
