@@ -309,8 +309,12 @@ def parse_create(endpoint: str, body: Any, idempotency_key: str | None, per_usd:
     if not (prompt or "").strip() and entry.requires("prompt"):
         prompt = defaults["prompt"] = DEFAULT_PROMPT
     put("prompt", prompt)
-    for name in ("duration", "seed", "resolution", "is_rec", "off_peak", "aspect_ratio"):
+    for name in ("duration", "seed", "resolution", "off_peak", "aspect_ratio"):
         put(name, given[name])
+    # Vidu's is_rec asks for a recommended prompt; the catalog's is_rec (the seeds') is audio rhythm
+    # matching, another thing: there is no prompt recommender here.
+    if given["is_rec"]:
+        unsupported.append("is_rec")
     # audio: turbo Q3 takes it as is; Q2 image-to-video calls it generate_audio; elsewhere it has no effect.
     audio = given["audio"]
     if entry.has_field("audio_type"):

@@ -186,8 +186,9 @@ def test_img2video_q3_turbo_audio_off_peak_and_bearer(svc, tmp_path):
     assert video["audio"] is True and (video["width"], video["height"]) == (720, 540)
     job = requests.get(f"{svc.base}/v1/jobs/{created['task_id']}", headers=auth(), timeout=10).json()
     assert job["model"] == "vidu-q3-turbo-i2v" and job["off_peak"] is True
-    assert job["input"]["audio_type"] == "sound_effect_only" and job["input"]["is_rec"] is True
-    assert set(job["metadata"]["unsupported_fields"]) == {"watermark", "wm_url"}
+    assert job["input"]["audio_type"] == "sound_effect_only" and job["input"]["is_rec"] is False
+    assert set(job["metadata"]["unsupported_fields"]) == {"is_rec", "watermark", "wm_url"}
+    assert job["metadata"]["vidu"]["is_rec"] is True  # kept, with no effect: no prompt recommender here
 
 
 def test_img2video_q2_modes_voice_and_default_prompt(svc, tmp_path):
