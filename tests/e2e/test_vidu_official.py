@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -20,7 +22,7 @@ import requests
 
 from stillmotion.dialects import vidu as dialect
 from tests.e2e.receiver import Receiver
-from tests.helpers import KEY, OTHER_KEY, Service, auth, data_uri, png_bytes, textured_image
+from tests.helpers import KEY, OTHER_KEY, ROOT, Service, auth, data_uri, png_bytes, service_env, textured_image
 
 IMAGE = data_uri(png_bytes(textured_image(320, 240, seed=11)))
 TAIL = data_uri(png_bytes(textured_image(320, 240, seed=12)))
@@ -35,6 +37,7 @@ def token(key: str = KEY) -> dict[str, str]:
 def svc(tmp_path_factory):
     data = tmp_path_factory.mktemp("vidu") / "data"
     service = Service(data, "--workers", "1")
+    service.data = data  # type: ignore[attr-defined]
     yield service
     service.stop()
 
@@ -472,3 +475,19 @@ def test_jobs_of_the_job_and_async_dialects_read_the_vidu_way(svc):
         (listed,) = requests.get(f"{svc.base}/ent/v2/tasks", params={"task_ids": job_id}, headers=token(),
                                  timeout=10).json()["tasks"]
         assert (listed["model"], listed["type"], listed["state"]) == (model, kind, "success")
+
+
+def test_a_stored_key_short_of_balance_and_token_only_here(svc):
+    out = subprocess.run([sys.executable, "-m", "stillmotion.cli", "keys", "create", "poor", "--balance", "0.01",
+                          "--data-dir", str(svc.data)], capture_output=True, text=True, cwd=ROOT,
+                         env=service_env(svc.data), timeout=60)
+    assert out.returncode == 0, out.stderr
+    key = out.stdout.strip().splitlines()[0]
+    r = post(svc, "img2video", {"model": "viduq3-pro", "images": [IMAGE], "duration": 1, "resolution": "540p"},
+             key=key)
+    assert r.status_code == 400 and r.json()["reason"] == "CreditInsufficient", r.text
+    listed = requests.get(f"{svc.base}/ent/v2/tasks", headers=token(key), timeout=10)
+    assert listed.status_code == 200 and listed.json() == {"tasks": [], "next_page_token": ""}
+    # the other dialects keep their Bearer-only scheme
+    assert requests.get(f"{svc.base}/v1/jobs", headers=token(key), timeout=10).status_code == 401
+    assert requests.get(f"{svc.base}/v1/jobs", headers=auth(key), timeout=10).status_code == 200
