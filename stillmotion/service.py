@@ -10,6 +10,7 @@ import hashlib
 import logging
 import math
 import secrets
+import shutil
 import threading
 import time
 import uuid
@@ -49,7 +50,8 @@ class CreateRequest:
 
     `args_field` and `callback_field` name the fields in the dialect's own words for errors;
     `any_model`: the endpoint takes every catalog model (else only the `dialect`'s own);
-    `default_events`: without a filter, every webhook event is sent (else the final one)."""
+    `default_events`: without a filter, every webhook event is sent (else the final one);
+    `metadata`: public notes the dialect keeps on the job (shown by the native API too)."""
 
     model: Any
     args: Any
@@ -61,6 +63,7 @@ class CreateRequest:
     webhook_events: Any = None
     any_model: bool = False
     default_events: bool = False
+    metadata: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -175,7 +178,7 @@ class JobService:
             seed=seed,
             callback_url=req.callback_url,
             off_peak=bool(valid.get("off_peak", False)),
-            metadata={"ignored_fields": request.ignored} if request.ignored else {},
+            metadata={**(req.metadata or {}), **({"ignored_fields": request.ignored} if request.ignored else {})},
             idempotency_key=key,
             request_hash=fingerprint,
             webhook_events=(events if events is not None else WEBHOOK_EVENTS) if req.default_events else events,
@@ -268,6 +271,24 @@ class JobService:
             state = current.status.value if current else "gone"
             raise Conflict(f"job {job.id!r} has already ended ({state}); nothing to cancel", field="id")
         return canceled
+
+    def delete(self, owner: str, job_id: Any) -> Job:
+        """Cancel (and refund) a job that has not ended, then delete its result files; the job
+        record stays (ledger, other dialects) and reads as `purged`. Deleting twice is fine."""
+        job = self.get(owner, job_id)
+        if job.status in (JobStatus.QUEUED, JobStatus.PROCESSING):
+            if self.db.jobs.cancel(job.id) is not None:
+                log.info("job %s deleted by its owner: canceled and refunded", job.id, extra={"job_id": job.id})
+        # A running job's worker also removes the folder once it sees the cancel.
+        shutil.rmtree(self.artifacts.path(f"outputs/{job.id}"), ignore_errors=True)
+        self.db.jobs.mark_purged(job.id)
+        return self.get(owner, job.id)
+
+    def stored_inputs(self, job: Job) -> dict[str, bytes]:
+        """The input images a job was made from, by spec field (`image`, `image_tail`): kept
+        content-addressed and never purged, so a job can be made again from them."""
+        return {name: self.artifacts.path(job.spec[name]).read_bytes()
+                for name in ("image", "image_tail") if job.spec.get(name)}
 
     def list(self, owner: str, filters: JobFilter, limit: int) -> list[Job]:
         return self.db.jobs.list(owner, filters, limit)

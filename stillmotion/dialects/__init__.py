@@ -10,10 +10,10 @@ from typing import Any
 
 from stillmotion.jobs import Job
 
-from . import async_task, job, native
+from . import async_task, job, native, openai_videos
 from .common import Signer
 
-BY_NAME = {job.NAME: job, async_task.NAME: async_task, native.NAME: native}
+BY_NAME = {job.NAME: job, async_task.NAME: async_task, native.NAME: native, openai_videos.NAME: openai_videos}
 
 
 def callback_body(
