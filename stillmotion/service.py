@@ -272,10 +272,10 @@ class JobService:
             raise Conflict(f"job {job.id!r} has already ended ({state}); nothing to cancel", field="id")
         return canceled
 
-    def delete(self, owner: str, job_id: Any) -> Job:
+    def delete(self, owner: str, job_id: Any, *, field: str = "id") -> Job:
         """Cancel (and refund) a job that has not ended, then delete its result files; the job
         record stays (ledger, other dialects) and reads as `purged`. Deleting twice is fine."""
-        job = self.get(owner, job_id)
+        job = self.get(owner, job_id, field=field)
         if job.status in (JobStatus.QUEUED, JobStatus.PROCESSING):
             if self.db.jobs.cancel(job.id) is not None:
                 log.info("job %s deleted by its owner: canceled and refunded", job.id, extra={"job_id": job.id})

@@ -105,7 +105,7 @@ def list_videos(request: Request) -> Response:
 
 
 def delete(request: Request) -> Response:
-    job = runtime(request).service.delete(owner(request), request.path_params["video_id"])
+    job = runtime(request).service.delete(owner(request), request.path_params["video_id"], field="video_id")
     return json_response(dialect.deleted_body(job))
 
 
