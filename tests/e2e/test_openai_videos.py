@@ -108,10 +108,10 @@ def test_create_and_poll_then_download_and_decode(svc, tmp_path):
 
 def test_a_video_is_a_job_in_every_dialect_and_the_other_way_round(svc):
     c = client(svc)
-    # (This SDK refuses {"image_url": ...} before sending it, so the image is an upload; JSON bodies with
-    # image_url are tested below.)
-    video = c.videos.create_and_poll(prompt="tilt", input_reference=("wide.png", WIDE, "image/png"), seconds="1",
-                                     size="960x540", extra_body=QUICK, poll_interval_ms=100)
+    # This SDK refuses input_reference={"image_url": ...} before sending it; through extra_body it goes out
+    # as the form field input_reference[image_url].
+    video = c.videos.create_and_poll(prompt="tilt", seconds="1", size="960x540", poll_interval_ms=100,
+                                     extra_body={**QUICK, "input_reference": {"image_url": WIDE_URI}})
     job = requests.get(f"{svc.base}/v1/jobs/{video.id}", headers=auth(), timeout=10).json()
     assert (job["dialect"], job["model"], job["status"], job["input"]["duration"]) == (
         "openai", "vidu-q3-turbo-i2v", "succeeded", 1)
