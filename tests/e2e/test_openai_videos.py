@@ -351,3 +351,27 @@ def test_json_body_extensions_and_an_end_frame(svc):
     assert r.status_code == 200, r.text
     job = requests.get(f"{svc.base}/v1/jobs/{r.json()['id']}", headers=auth(), timeout=10).json()
     assert job["seed"] == 77 and job["input"]["audio"] is False
+
+
+def test_responses_match_the_documented_schemas(svc):
+    from tests.e2e.test_docs import check, response_schema
+
+    c = client(svc)
+    r = _post(svc, {"prompt": "doc", "seconds": "1", "size": "960x540", "audio": False,
+                    "input_reference": {"image_url": WIDE_URI}})
+    check(response_schema("/v1/videos", "post", "200"), r.json())
+    c.videos.poll(r.json()["id"], poll_interval_ms=100)
+    one = requests.get(f"{svc.base}/v1/videos/{r.json()['id']}", headers=auth(), timeout=10).json()
+    check(response_schema("/v1/videos/{video_id}", "get", "200"), one)
+    page = requests.get(f"{svc.base}/v1/videos", params={"limit": 3}, headers=auth(), timeout=10).json()
+    check(response_schema("/v1/videos", "get", "200"), page)
+    remix = requests.post(f"{svc.base}/v1/videos/{one['id']}/remix", json={"prompt": "again"}, headers=auth(),
+                          timeout=30).json()
+    check(response_schema("/v1/videos/{video_id}/remix", "post", "200"), remix)
+    gone = requests.delete(f"{svc.base}/v1/videos/{remix['id']}", headers=auth(), timeout=10).json()
+    check(response_schema("/v1/videos/{video_id}", "delete", "200"), gone)
+    bad = _post(svc, {"prompt": "x", "size": "1x1", "input_reference": {"image_url": WIDE_URI}})
+    check(response_schema("/v1/videos", "post", "400"), bad.json())
+    failed = requests.get(f"{svc.base}/v1/videos/{remix['id']}", headers=auth(), timeout=10).json()
+    check(response_schema("/v1/videos/{video_id}", "get", "200"), failed)
+    assert failed["status"] == "failed" and failed["error"]["code"] == "Canceled"
