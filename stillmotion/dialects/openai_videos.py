@@ -227,12 +227,12 @@ def parse_create(
     for name in (*PASS_THROUGH, *LENIENT):
         if name not in body:
             continue
-        if name in PASS_THROUGH and not entry.has_field(name):
-            raise FieldInvalid(f"{entry.id} has no {name!r} argument (GET /v1/models lists each model's)",
-                               field=name)
         if name == "mode" and entry.fixed_mode is not None:
             raise FieldInvalid(f"{entry.id} always runs in {entry.fixed_mode} mode; choose the model instead",
                                field="mode")
+        if name in PASS_THROUGH and not entry.has_field(name):
+            raise FieldInvalid(f"{entry.id} has no {name!r} argument (GET /v1/models lists each model's)",
+                               field=name)
         args[name] = _extension(entry, name, body[name], from_form)
     openai_meta = {"model": requested}
     if remixed_from:
