@@ -276,11 +276,13 @@ class JobService:
         """Cancel (and refund) a job that has not ended, then delete its result files; the job
         record stays (ledger, other dialects) and reads as `purged`. Deleting twice is fine."""
         job = self.get(owner, job_id, field=field)
+        canceled = None
         if job.status in (JobStatus.QUEUED, JobStatus.PROCESSING):
-            if self.db.jobs.cancel(job.id) is not None:
-                log.info("job %s deleted by its owner: canceled and refunded", job.id, extra={"job_id": job.id})
-        # A running job's worker also removes the folder once it sees the cancel.
-        shutil.rmtree(self.artifacts.path(f"outputs/{job.id}"), ignore_errors=True)
+            canceled = self.db.jobs.cancel(job.id)
+        if canceled is not None:
+            log.info("job %s deleted by its owner: canceled and refunded", job.id, extra={"job_id": job.id})
+        else:  # ended: its files are ours to remove (a running job's worker removes them as it stops)
+            shutil.rmtree(self.artifacts.path(f"outputs/{job.id}"), ignore_errors=True)
         self.db.jobs.mark_purged(job.id)
         return self.get(owner, job.id)
 

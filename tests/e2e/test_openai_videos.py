@@ -375,3 +375,24 @@ def test_responses_match_the_documented_schemas(svc):
     failed = requests.get(f"{svc.base}/v1/videos/{remix['id']}", headers=auth(), timeout=10).json()
     check(response_schema("/v1/videos/{video_id}", "get", "200"), failed)
     assert failed["status"] == "failed" and failed["error"]["code"] == "Canceled"
+
+
+def test_keys_cli_sets_and_clears_a_keys_webhook_url(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+
+    def cli(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "stillmotion.cli", "keys", *args, "--data-dir", str(data)],
+                              env=service_env(data), cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    cli("create", "plain")
+    cli("create", "hooked", "--webhook-url", "https://hooks.example.com/a")
+    rows = {line.split("\t")[1]: line for line in cli("list").splitlines()}
+    assert "webhook https://hooks.example.com/a" in rows["hooked"] and "webhook" not in rows["plain"]
+    key_id = rows["hooked"].split("\t")[0]
+    cli("set", key_id, "--webhook-url", "https://hooks.example.com/b")
+    assert "webhook https://hooks.example.com/b" in cli("list")
+    cli("set", key_id, "--webhook-url", "")
+    assert "webhook" not in cli("list")
