@@ -35,6 +35,7 @@ def test_defaults_and_aliases_map_to_catalog_models():
                       mode="pro-fast", seed="9")
     assert job_model.args == {"prompt": "p", "image": IMG, "image_tail": IMG, "resolution": "1080p",
                               "mode": "pro-fast", "seed": "9"}  # JSON keeps its types; the catalog judges them
+    assert job_model.size == (1080, 1920) and pro.size is None  # the image's aspect is checked at submit
 
 
 def test_form_text_is_typed_by_the_models_argument():

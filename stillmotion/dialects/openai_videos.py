@@ -154,7 +154,9 @@ def allowed_sizes(entry: ModelEntry) -> dict[tuple[int, int], dict[str, str]]:
 
 def _size(value: Any, entry: ModelEntry) -> dict[str, str]:
     """`size` as the model's resolution (and aspect ratio where it has one). A model whose
-    aspect follows the input image takes any WxH whose short side is one of its resolutions."""
+    aspect follows the input image takes a WxH whose short side is one of its resolutions; the
+    service then checks it against the image (as OpenAI, which wants the image at the video's size
+    or aspect)."""
     match = _SIZE.fullmatch(value) if isinstance(value, str) else None
     if match is None:
         raise FieldInvalid(f"must be WIDTHxHEIGHT, e.g. 1280x720, got {value!r}", field="size")
@@ -222,8 +224,11 @@ def parse_create(
         args["image_tail"] = end
     if body.get("seconds") is not None:
         args["duration"] = _seconds(body["seconds"], entry)
+    size = None
     if body.get("size") is not None:
         args.update(_size(body["size"], entry))
+        if not entry.has_field("aspect_ratio"):  # the image decides the aspect: the service checks it
+            size = tuple(int(n) for n in body["size"].split("x"))
     for name in (*PASS_THROUGH, *LENIENT):
         if name not in body:
             continue
@@ -240,7 +245,7 @@ def parse_create(
     return CreateRequest(
         model=entry.id, args=args, args_field="body", dialect=NAME, any_model=ANY_MODEL,
         callback_url=body.get("webhook_url") or key_webhook, callback_field="webhook_url",
-        idempotency_key=idempotency_key, metadata={"openai": openai_meta},
+        idempotency_key=idempotency_key, metadata={"openai": openai_meta}, size=size,
     )
 
 

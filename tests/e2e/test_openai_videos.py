@@ -279,6 +279,9 @@ BAD = [
                       "input_reference_end": {"image_url": WIDE_URI}}, 400, "input_reference_end", "invalid_value"),
     ("bad seed", {"prompt": "x", "seed": -3, "input_reference": {"image_url": WIDE_URI}}, 400, "seed",
      "invalid_value"),
+    ("size against the image", {"prompt": "x", "size": "1280x720",
+                                "input_reference": {"image_url": data_uri(png_bytes(textured_image(320, 240)))}},
+     400, "size", "invalid_value"),
     ("bad webhook", {"prompt": "x", "webhook_url": "ftp://x", "input_reference": {"image_url": WIDE_URI}}, 400,
      "webhook_url", None),
 ]
@@ -304,6 +307,10 @@ def test_bad_inputs_through_the_sdk_and_other_endpoints(svc):
         c.videos.create(prompt="x", input_reference=("wide.png", WIDE, "image/png"), model="sora-2-pro",
                         size="1792x1024")
     assert err.value.body["param"] == "size" and "1280x720" in err.value.body["message"]
+    with pytest.raises(openai.BadRequestError) as err:  # a 4:3 photo cannot make a 16:9 video on sora-2
+        c.videos.create(prompt="x", input_reference=("photo.png", png_bytes(textured_image(320, 240)), "image/png"),
+                        size="1280x720", extra_body=QUICK)
+    assert err.value.body["param"] == "size" and "720x540, 960x720, 1440x1080" in err.value.body["message"]
     with pytest.raises(openai.BadRequestError) as err:
         c.videos.create(prompt="x", input_reference=("notes.txt", b"not an image", "text/plain"))
     assert err.value.body["param"] == "input_reference"
