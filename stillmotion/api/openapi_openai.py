@@ -82,7 +82,7 @@ def schemas() -> dict[str, Any]:
         model={**STR, "description": "a catalog id or an alias (sora-2, sora-2-pro by default)"},
         seconds={**STR, "pattern": "^[0-9]+$", "description": "the model's duration"},
         size={**STR, "pattern": "^[0-9]+x[0-9]+$", "description": "WIDTHxHEIGHT"},
-        seed=INT, negative_prompt=STR, mode=STR, audio={"type": ["boolean", "string"]}, audio_type=STR,
+        seed=INT, negative_prompt=STR, guidance_scale={"type": "number"}, num_inference_steps=INT, mode=STR, audio={"type": ["boolean", "string"]}, audio_type=STR,
         voice_id=STR, generate_audio=BOOL, watermark=BOOL, wm_position={"type": ["string", "integer"]},
         wm_url=STR, off_peak=BOOL, style=STR, is_rec=BOOL, input_reference_end=reference,
         webhook_url={**STR, "description": "this job's video.completed / video.failed events"},

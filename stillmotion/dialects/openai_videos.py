@@ -44,7 +44,9 @@ CREATE_FIELDS = ("prompt", "input_reference", "model", "seconds", "size")
 # stillmotion's extensions, passed to the model under the same name when it has that argument.
 PASS_THROUGH = ("seed", "mode", "audio", "audio_type", "voice_id", "generate_audio", "watermark", "wm_position",
                 "wm_url", "off_peak", "style", "is_rec")
-LENIENT = ("negative_prompt",)  # sent by clients of other self-hosted servers: accepted, noted as ignored
+# Sent by clients of other self-hosted servers (SGLang, vLLM-Omni): accepted and, where the model has no
+# such argument, noted in the job's metadata.ignored_fields (stillmotion's steps belong to its routes).
+LENIENT = ("negative_prompt", "guidance_scale", "num_inference_steps")
 OWN = ("input_reference_end", "webhook_url")
 KNOWN = (*CREATE_FIELDS, *PASS_THROUGH, *LENIENT, *OWN)
 # Catalog argument -> the OpenAI parameter it came from, so errors name what the client sent.

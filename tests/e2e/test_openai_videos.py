@@ -343,7 +343,7 @@ def test_json_body_extensions_and_an_end_frame(svc):
     tall = data_uri(png_bytes(textured_image(180, 320, seed=3)))
     r = _post(svc, {"prompt": "open the door", "model": "vidu/vidu-q2/start-end-to-video", "seconds": 2,
                     "size": "540x960", "input_reference": {"image_url": tall}, "input_reference_end": tall,
-                    "mode": "turbo", "seed": 1234, "negative_prompt": "blur"})
+                    "mode": "turbo", "seed": 1234, "negative_prompt": "blur", "num_inference_steps": 30})
     assert r.status_code == 200, r.text
     assert 250 <= int(r.headers["openai-poll-after-ms"]) <= 5000
     video = client(svc).videos.poll(r.json()["id"], poll_interval_ms=100)
@@ -351,7 +351,7 @@ def test_json_body_extensions_and_an_end_frame(svc):
         "completed", "540x960", "2", "vidu/vidu-q2/start-end-to-video")
     job = requests.get(f"{svc.base}/v1/jobs/{video.id}", headers=auth(), timeout=10).json()
     assert job["seed"] == 1234 and job["input"]["mode"] == "turbo" and job["input"]["resolution"] == "540p"
-    assert job["metadata"]["ignored_fields"] == ["negative_prompt"]
+    assert job["metadata"]["ignored_fields"] == ["negative_prompt", "num_inference_steps"]
     # The form spelling of the same extensions (all text) reaches the model typed.
     r = _post(svc, {"prompt": "x", "seconds": "1", "size": "960x540", "seed": "77", "audio": "false"},
               files={"input_reference": ("wide.png", WIDE, "image/png")})
