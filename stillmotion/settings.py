@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     log_format: str = "auto"  # json | text | auto (text on a terminal, JSON otherwise)
 
     # OpenAI Videos dialect (docs/api-openai.md): model aliases, "alias=catalog id" comma-separated;
-    # `sora-2` (also the default when a request names no model) and `sora-2-pro` must be listed.
+    # `sora-2` is also the model of a request that names none.
     openai_model_aliases: str = "sora-2=vidu-q3-turbo-i2v,sora-2-pro=vidu-q3-pro-i2v"
 
     price_file: Path | None = None  # JSON/TOML price overrides (see catalog.Catalog.load)

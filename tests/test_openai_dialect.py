@@ -67,6 +67,12 @@ def test_refusals_name_the_openai_field(body, field, words):
     assert err.value.field == field and words in err.value.message, err.value.message
 
 
+def test_an_alias_to_no_model_is_the_operators_error():
+    with pytest.raises(StillmotionError) as err:
+        d.parse_create({"prompt": "p", "input_reference": IMG}, catalog=CATALOG, aliases={"sora-2": "gone"})
+    assert err.value.status == 500 and "STILLMOTION_OPENAI_MODEL_ALIASES" in err.value.message
+
+
 def test_required_fields():
     with pytest.raises(d.MissingParameter) as err:
         d.parse_create({"input_reference": IMG}, catalog=CATALOG, aliases=ALIASES)

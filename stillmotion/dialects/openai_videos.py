@@ -103,6 +103,9 @@ def model_entry(requested: Any, catalog: Catalog, aliases: dict[str, str]) -> Mo
     try:
         return catalog.get(aliases.get(requested, requested))
     except FieldInvalid:
+        if requested in aliases:  # the operator's alias names no catalog model: say whose mistake it is
+            raise StillmotionError(f"model alias {requested!r} names {aliases[requested]!r}, which is not a "
+                                   "catalog model (STILLMOTION_OPENAI_MODEL_ALIASES)") from None
         raise FieldInvalid(f"unknown model {requested!r}; use one of {', '.join(known)}", field="model") from None
 
 

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:The Sora API:DeprecationWarning"
 
 WIDE = png_bytes(textured_image(320, 180))  # 16:9, so a 960x540 request is made at that size
 WIDE_URI = data_uri(WIDE)
+MAX_IMAGE = 200_000  # bytes; the module's server refuses larger inputs (413)
 QUICK = {"audio": False}  # extension: the sora-2 default (turbo) makes sound; most tests need none
 
 
@@ -45,7 +46,7 @@ def svc(tmp_path_factory, hooks):
          "--data-dir", str(data)], env=service_env(data), cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert made.returncode == 0, made.stderr
     key, secret_line = made.stdout.strip().splitlines()[-2:]
-    service = Service(data, "--workers", "1")
+    service = Service(data, "--workers", "1", STILLMOTION_MAX_IMAGE_BYTES=str(MAX_IMAGE))
     service.data = data  # type: ignore[attr-defined]
     service.stored_key = key  # type: ignore[attr-defined]
     service.stored_secret = secret_line.split(": ", 1)[1]  # type: ignore[attr-defined]
@@ -311,6 +312,10 @@ def test_bad_inputs_through_the_sdk_and_other_endpoints(svc):
         c.videos.create(prompt="x", input_reference=("photo.png", png_bytes(textured_image(320, 240)), "image/png"),
                         size="1280x720", extra_body=QUICK)
     assert err.value.body["param"] == "size" and "720x540, 960x720, 1440x1080" in err.value.body["message"]
+    with pytest.raises(openai.APIStatusError) as err:
+        c.videos.create(prompt="x", input_reference=("big.png", WIDE + b"\0" * MAX_IMAGE, "image/png"))
+    assert err.value.status_code == 413 and err.value.body["param"] == "input_reference"
+    assert err.value.body["code"] == "payload_too_large"
     with pytest.raises(openai.BadRequestError) as err:
         c.videos.create(prompt="x", input_reference=("notes.txt", b"not an image", "text/plain"))
     assert err.value.body["param"] == "input_reference"
