@@ -5,7 +5,6 @@ run it at once without doing anything twice."""
 from __future__ import annotations
 
 import logging
-import shutil
 import threading
 import time
 
@@ -54,7 +53,7 @@ class Housekeeper:
         """Delete result files of jobs that ended more than `retention_s` ago; keep the jobs."""
         done = 0
         for job_id in self.db.jobs.purge_candidates(self.settings.retention_s):
-            shutil.rmtree(self.artifacts.path(f"outputs/{job_id}"), ignore_errors=True)
+            self.artifacts.delete_prefix(f"outputs/{job_id}")  # every attempt's objects; raises on an outage
             if self.db.jobs.mark_purged(job_id):
                 done += 1
         if done:

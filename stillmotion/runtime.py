@@ -20,7 +20,7 @@ from stillmotion.jobs import Capability, ClaimRules, Database
 from stillmotion.routing import Router
 from stillmotion.service import JobService
 from stillmotion.settings import Settings
-from stillmotion.storage import ArtifactStore, load_secret
+from stillmotion.storage import load_secret, open_store
 from stillmotion.worker import Worker, policy_from, worker_id
 
 log = logging.getLogger("stillmotion")
@@ -44,7 +44,7 @@ class Runtime:
         ClaimRules(settings.off_peak_window)  # a bad window stops the start
         self.db = db or open_database(settings)
         secret = load_secret(settings)
-        self.artifacts = ArtifactStore(settings.data_dir, secret, settings.base_url, settings.url_ttl_s)
+        self.artifacts = open_store(settings, secret)  # a bad storage URL stops the start
         self.auth = Authenticator(self.db.accounts, settings, secret)
         self.service = JobService(settings, self.db, self.artifacts, self.router, self.catalog)
         self.stop = threading.Event()
@@ -98,5 +98,5 @@ class Runtime:
         """
         for worker, thread in self.workers:
             job = worker.current
-            if thread.is_alive() and job is not None and self.db.jobs.release(job.id, worker.id):
+            if thread.is_alive() and job is not None and self.db.jobs.release(job.id, job.lease_owner or worker.id):
                 log.warning("job %s did not stop within the grace period; released to the queue", job.id)

@@ -8,7 +8,10 @@ Rules every implementation keeps:
 - a job is stored with its charge (and idempotency record) in one transaction;
 - each transition is one guarded write that refuses an unexpected state, and writes its
   refund (at most one per job) and its outbox rows (from `deliveries_for(job, event)`) with it;
-- `worker_id` is the claim's token: only the worker holding the lease may move a running job.
+- `worker_id` is the claim's token, stored as the job's `lease_owner`: only the claim holding
+  the lease may move a running job. Workers pass a fresh token per claim (`<worker id>~<random>`),
+  so a run whose lease was taken over (a pause, a cut link, a reap) is refused every write, even
+  after its own worker process claimed the job again (fenced leases).
 """
 
 from __future__ import annotations
