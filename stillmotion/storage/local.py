@@ -72,7 +72,10 @@ class LocalArtifactStore(UrlSigner):
 
     @contextmanager
     def local_input(self, key: str) -> Iterator[Path]:
-        yield self.path(key)
+        path = self.path(key)
+        if not path.is_file():
+            raise FileNotFoundError(key)
+        yield path
 
     @contextmanager
     def workspace(self, prefix: str) -> Iterator[Path]:
