@@ -9,14 +9,17 @@ bad file stops the start instead of failing requests later.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from stillmotion.auth import Authenticator
 from stillmotion.callbacks import CallbackDispatcher
 from stillmotion.catalog import Catalog
 from stillmotion.housekeeping import Housekeeper
-from stillmotion.jobs import Capability, ClaimRules, Database
+from stillmotion.jobs import Capability, ClaimRules, Database, WorkerRecord
 from stillmotion.routing import Router
 from stillmotion.service import JobService
 from stillmotion.settings import Settings
@@ -58,6 +61,8 @@ class Runtime:
             worker = Worker(self.settings, self.db, self.artifacts, engines=self.settings.engine_names,
                             capability=capability)
             self.workers.append((worker, self._spawn(worker.run, f"worker:{worker.id}")))
+        if workers:
+            self._spawn(lambda stop: self._presence(stop, capability), "presence")
         if dispatcher:
             callbacks = CallbackDispatcher(
                 self.settings, self.db, self.artifacts, worker_id("cb"), self.auth.webhook_secret
@@ -74,6 +79,31 @@ class Runtime:
         from stillmotion.engines.diffusers.engine import options_from_settings
 
         return advertiser(self.router.routes, options_from_settings(self.settings))
+
+    def _presence(self, stop: threading.Event, capability: Callable[[], Capability] | None) -> None:
+        """Register this process's workers and refresh them every heartbeat (host, engines,
+        capabilities, the jobs they run) for `stillmotion status`; forget them on a clean stop."""
+        host, pid, started = socket.gethostname(), os.getpid(), datetime.now(UTC)
+        ids = [worker.id for worker, _ in self.workers]
+        while True:
+            try:
+                caps: dict[str, object] = {}
+                if capability is not None:
+                    can = capability()
+                    caps = {"weights": sorted(can.weights), "warm": can.warm}
+                self.db.workers.beat([
+                    WorkerRecord(worker.id, host, pid, self.settings.engine_names, caps,
+                                 (worker.current.id,) if worker.current else (), started, started)
+                    for worker, _ in self.workers
+                ])
+            except Exception:  # the database is away: status shows the gap, work goes on
+                log.warning("could not refresh the worker registry", exc_info=True)
+            if stop.wait(self.settings.heartbeat_s):
+                break
+        try:
+            self.db.workers.forget(ids)
+        except Exception:
+            log.warning("could not remove this process's workers from the registry", exc_info=True)
 
     def _spawn(self, target: Callable[[threading.Event], None], name: str) -> threading.Thread:
         thread = threading.Thread(target=target, args=(self.stop,), name=name, daemon=True)

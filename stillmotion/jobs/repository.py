@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from .policy import ClaimRules, RetryPolicy
-from .records import Delivery, Job, JobFilter, KeyRecord, LedgerLine, NewJob, ReapResult
+from .records import Delivery, Job, JobFilter, KeyRecord, LedgerLine, NewJob, ReapResult, WorkerRecord
 from .states import FailureCode, JobStatus
 
 
@@ -121,10 +121,31 @@ class OutboxRepository(Protocol):
     def for_job(self, job_id: str) -> list[Delivery]: ...
 
 
+class WorkerRepository(Protocol):
+    """Who works (several hosts on one database), and which host runs each round of upkeep."""
+
+    def beat(self, records: Sequence[WorkerRecord]) -> None:
+        """Register or refresh these workers (`seen_at` is the database's now)."""
+
+    def forget(self, worker_ids: Sequence[str]) -> None:
+        """A clean stop: the workers leave the list at once."""
+
+    def live(self, within_s: float) -> list[WorkerRecord]:
+        """Workers seen within `within_s`, by host then id."""
+
+    def prune(self, older_than_s: float) -> int:
+        """Drop workers not seen for `older_than_s` (crashed processes)."""
+
+    def claim_task(self, name: str, holder: str, every_s: float) -> bool:
+        """True for exactly one caller per `every_s` round across every process: that caller
+        runs the task now (the next round opens `every_s` later, whoever takes it)."""
+
+
 class Database(Protocol):
     jobs: JobRepository
     accounts: AccountRepository
     outbox: OutboxRepository
+    workers: WorkerRepository
     backend: str
 
     def migrate(self) -> None: ...
