@@ -231,11 +231,13 @@ class Worker:
         decision = self.policy.decide(code, job.attempts, message)
         if decision.retry:
             note = f"attempt {job.attempts}: {code}: {message}"
-            self._final_write(lambda: self.db.jobs.retry(job.id, token, decision.delay_s, note))
-            log.warning("job %s failed (%s); retried in %.1f s", job.id, message, decision.delay_s)
-        else:
-            self._final_write(lambda: self.db.jobs.fail(job.id, token, decision.code, decision.message))
+            if self._final_write(lambda: self.db.jobs.retry(job.id, token, decision.delay_s, note)):
+                log.warning("job %s failed (%s); retried in %.1f s", job.id, message, decision.delay_s)
+                return
+        elif self._final_write(lambda: self.db.jobs.fail(job.id, token, decision.code, decision.message)):
             log.warning("job %s failed: %s", job.id, decision.message)
+            return
+        log.warning("job %s failed (%s) but its lease was lost to another claim; nothing recorded", job.id, message)
 
     def _final_write(self, write: Callable[[], bool]) -> bool:
         """A job's last write, tried again on a transient database error (a lock, a dropped
@@ -281,7 +283,9 @@ class Worker:
         taken over learns it here and uploads nothing (its finish would be refused anyway)."""
         if not (run.lost or run.canceled):
             token = job.lease_owner or self.id
-            run.lost = not self.db.jobs.heartbeat(job.id, token, self.settings.lease_s, run.progress, run.eta)
+            held = self._final_write(
+                lambda: self.db.jobs.heartbeat(job.id, token, self.settings.lease_s, run.progress, run.eta))
+            run.lost = not held
         if run.lost or run.canceled:
             raise Canceled("the run lost its lease or was canceled before its upload")
 

@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote, urlencode
 
+from stillmotion.errors import StorageFailure
+
 MEDIA_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".png": "image/png", ".webp": "image/webp",
                ".m4a": "audio/mp4", ".wav": "audio/wav"}
 
 
-class StorageUnavailable(RuntimeError):
+class StorageUnavailable(StorageFailure):
     """The store could not be reached or refused the request (the caller retries or fails visibly)."""
 
 
