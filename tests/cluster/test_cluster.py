@@ -269,7 +269,8 @@ def test_a_cluster_survives_kills_partitions_and_outages(cluster: Cluster) -> No
     print(f"[{time.monotonic() - t0:5.1f} s] link of {host} cut: job {cut_job} finished on {other}; link restored")
     winner_prefix = won.result["video"].rsplit("/", 1)[0]  # type: ignore[index]
     zombie_log = c.workers[host].log_path
-    refused = re.compile(rf"job {cut_job} [^\n]*(\n\t[^\n]*)*(lease was lost|lease lost to another claim)")
+    # one log record (continuation lines never start with a time) naming the job and the refusal
+    refused = re.compile(rf"job {cut_job}\b((?!\n\d\d:\d\d:\d\d ).)*?(lease was lost|lease lost to another claim)", re.S)
     wait_until(lambda: refused.search(zombie_log.read_text()), 90, "the returning worker to learn it lost the job")
     after = get_job(c, cut_job)
     assert after.result == won.result and after.status is JobStatus.SUCCEEDED and after.attempts == won.attempts
@@ -310,7 +311,7 @@ def audit(c: Cluster) -> dict[str, Any]:
     with c.db() as db:
         jobs = db.jobs.watch(ids)
         ledger = Counter((line.job_id, line.kind) for line in db.accounts.ledger(OWNER))
-    by_dialect = dict(c.submitted)
+    by_dialect = {job_id: dialect for dialect, job_id in c.submitted}
     succeeded = failed_no_refund = no_file = lost = twice = 0
     reasons: Counter[str] = Counter()
     for job_id in ids:
