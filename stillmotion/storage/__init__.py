@@ -1,7 +1,12 @@
 """Artifact storage: inputs and results as objects (a local directory or S3-compatible object
 storage, `open_store`), results served through signed, expiring URLs."""
 
-from stillmotion.storage.base import ArtifactStore, StorageUnavailable, UrlSigner, media_type
+from stillmotion.storage.base import (
+           ArtifactStore,
+           StorageUnavailable,
+           UrlSigner,
+           media_type,
+)
 from stillmotion.storage.local import LocalArtifactStore, load_secret
 from stillmotion.storage.open import open_store
 

@@ -55,7 +55,7 @@ class Net:
 
     def __init__(self) -> None:
         self.tag = secrets.token_hex(2)
-        used = subprocess.run(["ip", "-br", "addr"], capture_output=True, text=True).stdout
+        used = subprocess.run(["ip", "-br", "addr"], capture_output=True, text=True, check=True).stdout
         third = next(n for n in (int(self.tag, 16) % 200 + i for i in range(50)) if f"10.213.{n}." not in used)
         self.prefix = f"10.213.{third}"
         self.gateway = f"{self.prefix}.1"
@@ -89,9 +89,9 @@ class Net:
 
     def close(self) -> None:
         for ns, outside, _ in self.hosts.values():
-            subprocess.run(["ip", "link", "del", outside], capture_output=True)
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
-        subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
+            subprocess.run(["ip", "link", "del", outside], capture_output=True, check=False)
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+        subprocess.run(["ip", "link", "del", self.bridge], capture_output=True, check=False)
 
 
 class HostProcess:
@@ -100,7 +100,7 @@ class HostProcess:
 
     def __init__(self, ns: str, hostname: str, args: list[str], env: dict[str, str], log: Path, cwd: Path) -> None:
         self.log_path = log
-        self._log: IO[str] = open(log, "a")
+        self._log: IO[str] = open(log, "a")  # noqa: SIM115 - open for the process's life
         # its own UTS namespace too, so each host reports its own hostname (`stillmotion status`)
         cmd = ["ip", "netns", "exec", ns, "unshare", "--uts", "--", "sh", "-c", 'hostname "$0" && exec "$@"',
                hostname, sys.executable, "-m", "stillmotion.cli", *args]

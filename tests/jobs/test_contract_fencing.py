@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from stillmotion.jobs import ClaimRules, Database, FailureCode, Job, JobStatus, RetryPolicy
+from stillmotion.jobs import (
+    ClaimRules,
+    Database,
+    FailureCode,
+    Job,
+    JobStatus,
+    RetryPolicy,
+)
 
 from .support import LEASE, Clock, must
 

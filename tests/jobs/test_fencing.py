@@ -24,7 +24,7 @@ from stillmotion.housekeeping import Housekeeper
 from stillmotion.jobs import Job, JobStatus, NewJob
 from stillmotion.jobs.memory import MemoryDatabase
 from stillmotion.settings import Settings
-from stillmotion.storage import ArtifactStore, LocalArtifactStore
+from stillmotion.storage import LocalArtifactStore
 from stillmotion.worker import Worker, policy_from
 
 from .support import FakeClock, FakeEngine, must, png

@@ -23,7 +23,15 @@ from stillmotion.jobs.memory import MemoryDatabase
 from stillmotion.settings import Settings
 from stillmotion.storage import LocalArtifactStore
 from stillmotion.store import Database
-from tests.helpers import ROOT, Service, auth, data_uri, png_bytes, service_env, textured_image
+from tests.helpers import (
+    ROOT,
+    Service,
+    auth,
+    data_uri,
+    png_bytes,
+    service_env,
+    textured_image,
+)
 
 Q3 = "vidu/vidu-q3/image-to-video"
 
@@ -84,7 +92,7 @@ def test_an_edited_price_file_reaches_a_running_catalog(tmp_path: Path) -> None:
 
 def status(data: Path, **env: str) -> dict:
     out = subprocess.run([sys.executable, "-m", "stillmotion.cli", "status", "--data-dir", str(data), "--json"],
-                         env=service_env(data, **env), cwd=ROOT, capture_output=True, text=True, timeout=60)
+                         env=service_env(data, **env), cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 

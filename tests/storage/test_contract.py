@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,12 @@ import httpx
 import pytest
 
 from stillmotion.settings import Settings
-from stillmotion.storage import ArtifactStore, LocalArtifactStore, StorageUnavailable, open_store
+from stillmotion.storage import (
+    ArtifactStore,
+    LocalArtifactStore,
+    StorageUnavailable,
+    open_store,
+)
 
 SECRET = b"contract-secret"
 
@@ -40,9 +44,8 @@ def test_inputs_are_stored_once_by_content_and_read_back_as_local_files(store: A
     assert put(store, data) == key and store.exists(key) and store.size(key) == len(data)
     with store.local_input(key) as path:
         assert path.is_file() and path.read_bytes() == data
-    with pytest.raises(FileNotFoundError):
-        with store.local_input("inputs/absent.png"):
-            pass
+    with pytest.raises(FileNotFoundError), store.local_input("inputs/absent.png"):
+        pass
 
 
 def test_a_workspace_is_published_under_its_prefix_and_read_in_ranges(store: ArtifactStore) -> None:
