@@ -9,6 +9,7 @@ import logging
 import os
 import socket
 import threading
+import time
 
 from stillmotion.jobs import Database, RetryPolicy
 from stillmotion.settings import Settings
@@ -25,6 +26,7 @@ class Housekeeper:
         self.artifacts = artifacts
         self.policy = policy
         self.id = f"hk-{socket.gethostname()}-{os.getpid()}"
+        self._upkeep_after = -float("inf")  # monotonic: before this, another host surely holds the round
 
     def run(self, stop: threading.Event) -> None:
         """Reap every `reap_interval_s`; the rest every `housekeeping_interval_s`; each round
@@ -43,9 +45,11 @@ class Housekeeper:
         if self.db.workers.claim_task("reap", self.id, reap_every):
             self.reap()
             ran.append("reap")
-        if self.db.workers.claim_task("upkeep", self.id, self.settings.housekeeping_interval_s):
-            self.once()
-            ran.append("upkeep")
+        if time.monotonic() >= self._upkeep_after:  # at most two claims per round and host, not one per tick
+            self._upkeep_after = time.monotonic() + self.settings.housekeeping_interval_s / 2
+            if self.db.workers.claim_task("upkeep", self.id, self.settings.housekeeping_interval_s):
+                self.once()
+                ran.append("upkeep")
         return ran
 
     def reap(self) -> None:
