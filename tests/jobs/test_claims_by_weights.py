@@ -13,7 +13,7 @@ from stillmotion.catalog import get_model
 from stillmotion.domain import StoredImage
 from stillmotion.jobs import Database, JobStatus, NewJob
 from stillmotion.settings import Settings
-from stillmotion.storage import ArtifactStore, LocalArtifactStore
+from stillmotion.storage import LocalArtifactStore
 from stillmotion.worker import Worker
 
 from .support import FakeEngine, must, png

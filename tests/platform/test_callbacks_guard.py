@@ -13,7 +13,7 @@ from standardwebhooks import Webhook
 from stillmotion import callbacks
 from stillmotion.callbacks import CallbackDispatcher, backoff_s, sign
 from stillmotion.settings import Settings
-from stillmotion.storage import ArtifactStore, LocalArtifactStore
+from stillmotion.storage import LocalArtifactStore
 from stillmotion.jobs import ClaimRules, NewJob
 from stillmotion.store import Database
 
