@@ -33,6 +33,8 @@ def why_not() -> str | None:
         return "the cluster test makes network namespaces and needs root"
     if shutil.which("ip") is None:
         return "the cluster test needs iproute2's `ip` command"
+    if shutil.which("unshare") is None or shutil.which("runuser") is None:
+        return "the cluster test needs util-linux's `unshare` and `runuser`"
     if pg_bin() is None:
         return "the cluster test runs its own PostgreSQL and needs its server binaries (initdb, pg_ctl)"
     try:
