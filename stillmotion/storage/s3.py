@@ -1,14 +1,15 @@
 """`ArtifactStore` on S3-compatible object storage (AWS S3, MinIO, Cloudflare R2, Ceph RGW) via boto3.
 
 Configuration is boto3's own: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION` /
-`AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL` (or `AWS_ENDPOINT_URL_S3`) for a non-AWS endpoint,
-profiles and instance roles. Nothing is held whole in memory: inputs are downloaded to a
+`AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL` (or `AWS_ENDPOINT_URL_S3`) for a non-AWS endpoint
+(addressed path-style: `http://minio:9000/bucket/key`), profiles and instance roles. Nothing is held whole in memory: inputs are downloaded to a
 temporary file, results uploaded from the worker's temporary directory with s3transfer
 (multipart above 8 MiB, streamed from disk), and served by the API in ranged chunks.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -54,8 +55,12 @@ class S3ArtifactStore(UrlSigner):
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.presigned = presigned
+        # SigV4 everywhere (R2, MinIO and newer AWS regions refuse V2 presigned URLs); path-style
+        # addressing on a custom endpoint (MinIO at http://minio:9000 has no per-bucket DNS names)
+        custom = bool(os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"))
         config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30,
-                        max_pool_connections=32)
+                        max_pool_connections=32, signature_version="s3v4",
+                        s3={"addressing_style": "path" if custom else "auto"})
         self.client = client or boto3.client("s3", config=config)
 
     def _key(self, key: str) -> str:

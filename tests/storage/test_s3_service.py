@@ -12,7 +12,7 @@ import av
 import boto3
 import requests
 
-from tests.helpers import Service, auth, data_uri, png_bytes, textured_image, wait_job
+from tests.helpers import Service, auth, data_uri, png_bytes, textured_image, wait_job, wait_v1
 
 from .conftest import aws_env
 
@@ -57,6 +57,8 @@ def test_a_job_runs_on_another_host_through_s3_and_retention_deletes_it(
         assert tail.status_code == 206 and tail.content == whole.content[-16:]
         assert requests.get(url, headers={"Range": f"bytes={len(whole.content)}-"}, timeout=30).status_code == 416
         assert requests.get(url.replace("sig=", "sig=0"), timeout=30).status_code == 403
+        head = requests.head(url, timeout=30)
+        assert head.status_code == 200 and int(head.headers["content-length"]) == len(whole.content)
 
         deadline = time.monotonic() + 30  # retention: 4 s after the end, housekeeping every second
         while objects(s3_env, f"sm/outputs/{job_id}/"):
@@ -66,3 +68,22 @@ def test_a_job_runs_on_another_host_through_s3_and_retention_deletes_it(
     finally:
         worker.stop()
         api.stop()
+
+
+def test_presigned_result_urls_point_at_the_store(tmp_path: Path, s3_env: str, moto_url: str) -> None:
+    env = {**aws_env(moto_url), "STILLMOTION_STORAGE_URL": f"s3://{s3_env}", "STILLMOTION_RESULT_URLS": "presigned"}
+    service = Service(tmp_path / "one", **env)
+    try:
+        body = {"model": "vidu-q3-turbo-i2v", "input": {"images": [data_uri(png_bytes(textured_image(320, 240)))],
+                                                       "prompt": "pan left", "duration": 1, "resolution": "540p"}}
+        job_id = requests.post(f"{service.base}/v1/jobs", json=body, headers=auth(), timeout=30).json()["id"]
+        job = wait_v1(service.base, job_id, timeout=120)
+        assert job["status"] == "succeeded", job
+        url = job["output"]["video_url"]
+        assert url.startswith(f"{moto_url}/{s3_env}/outputs/{job_id}/") and "X-Amz-Signature=" in url
+        got = requests.get(url, timeout=30)
+        assert got.status_code == 200
+        with av.open(io.BytesIO(got.content)) as box:
+            assert sum(1 for _ in box.decode(video=0)) >= 8
+    finally:
+        service.stop()
