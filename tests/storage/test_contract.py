@@ -96,7 +96,7 @@ def test_presigned_urls_fetch_the_object_from_the_store(s3_env: str, tmp_path: P
         (out / "video.mp4").write_bytes(b"0123456789")
         store.publish(out, "outputs/j/a1")
     url = store.sign("outputs/j/a1/video.mp4")
-    assert "X-Amz-Signature" in url or "Signature" in url
+    assert "X-Amz-Signature=" in url  # SigV4
     got = httpx.get(url, headers={"Range": "bytes=2-4"})
     assert got.status_code == 206 and got.content == b"234"
 
