@@ -510,10 +510,10 @@ class MemoryWorkers:
     def claim_task(self, name: str, holder: str, every_s: float) -> bool:
         with self._s.lock:
             now = self._s.clock()
-            _, next_at = self._tasks.get(name, (None, now))
-            if next_at > now:
+            last = self._tasks.get(name)
+            if last is not None and last[1] > now - timedelta(seconds=every_s):
                 return False
-            self._tasks[name] = (holder, now + timedelta(seconds=every_s))
+            self._tasks[name] = (holder, now)
             return True
 
 

@@ -137,8 +137,8 @@ class WorkerRepository(Protocol):
         """Drop workers not seen for `older_than_s` (crashed processes)."""
 
     def claim_task(self, name: str, holder: str, every_s: float) -> bool:
-        """True for exactly one caller per `every_s` round across every process: that caller
-        runs the task now (the next round opens `every_s` later, whoever takes it)."""
+        """True when nobody ran the task in the last `every_s` (the caller's own interval), for
+        exactly one of the callers racing for it: that caller runs the task now."""
 
 
 class Database(Protocol):

@@ -157,12 +157,12 @@ workers = Table(
     Index(None, "seen_at"),
 )
 
-# Periodic upkeep claimed per round: whoever moves `next_at` forward runs the task, once per round
-# for the whole cluster however many hosts run housekeeping.
+# Periodic upkeep claimed per round: a host runs a task only if nobody ran it within the host's own
+# interval, and moving `last_at` to now is the claim, so a round runs once however many hosts try.
 tasks = Table(
     "tasks",
     metadata,
     Column("name", String(64), primary_key=True),
     Column("holder", String(200)),
-    Column("next_at", UTCDateTime(), nullable=False),
+    Column("last_at", UTCDateTime(), nullable=False),
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, delete, select, update
@@ -13,6 +13,8 @@ from ..jobs.records import WorkerRecord
 from .columns import utcnow
 from .engine import read_tx, write_tx
 from .tables import tasks, workers
+
+NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> None:
@@ -58,13 +60,14 @@ class SqlWorkers:
             return conn.execute(delete(workers).where(workers.c.seen_at < before)).rowcount
 
     def claim_task(self, name: str, holder: str, every_s: float) -> bool:
-        """One guarded UPDATE: the caller that moves `next_at` past now holds this round."""
+        """One guarded UPDATE: the caller that moves `last_at` (older than `every_s`) to now runs
+        this round; racing callers see the moved value and lose."""
         now = utcnow()
         with write_tx(self._engine) as conn:
-            insert_ignore(conn, tasks, {"name": name, "holder": None, "next_at": now})
+            insert_ignore(conn, tasks, {"name": name, "holder": None, "last_at": NEVER})
             moved = conn.execute(
                 update(tasks)
-                .where(tasks.c.name == name, tasks.c.next_at <= now)
-                .values(holder=holder, next_at=now + timedelta(seconds=every_s))
+                .where(tasks.c.name == name, tasks.c.last_at <= now - timedelta(seconds=every_s))
+                .values(holder=holder, last_at=now)
             )
             return moved.rowcount == 1

@@ -59,3 +59,12 @@ def test_each_upkeep_round_is_claimed_by_exactly_one_host(
     assert db.workers.claim_task("retention", "late", LEASE)  # another task is its own round
     clock.wait_past(30 * LEASE)
     assert db.workers.claim_task("reap", "next", LEASE) and not db.workers.claim_task("reap", "other", LEASE)
+
+
+def test_each_host_keeps_its_own_interval(db: Database, clock: Clock) -> None:
+    """A host that purges every second is not held back by one that purges every hour."""
+    assert db.workers.claim_task("upkeep", "hourly-host", 3600)
+    assert not db.workers.claim_task("upkeep", "eager-host", LEASE)  # ran just now
+    clock.wait_past(LEASE)
+    assert db.workers.claim_task("upkeep", "eager-host", LEASE)
+    assert not db.workers.claim_task("upkeep", "hourly-host", 3600)

@@ -6,8 +6,8 @@ Create Date: 2026-12-07
 
 `workers`: one row per worker thread, rewritten by its process every heartbeat (host, engines,
 capabilities, running jobs), read by `stillmotion status`. `tasks`: each round of housekeeping
-(reaper, retention, off-peak expiry, idempotency keys) is claimed by moving `next_at` forward,
-so hosts running housekeeping at once never do a round twice.
+(reaper, retention, off-peak expiry, idempotency keys) is claimed by moving `last_at` to now when
+it is older than the claimer's interval, so hosts running housekeeping at once never do a round twice.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def upgrade() -> None:
         "tasks",
         sa.Column("name", sa.String(64), nullable=False),
         sa.Column("holder", sa.String(200)),
-        sa.Column("next_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_tasks")),
     )
 
