@@ -5,7 +5,10 @@ dialect, fetch results from the API host, read jobs from the database)."""
 from __future__ import annotations
 
 import io
+import json
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -57,6 +60,14 @@ class Cluster:
         self.workers[name] = HostProcess(ns, name, ["worker", "--data-dir", str(data)], env,
                                          self.root / f"{name}.log", ROOT)
         return self.workers[name]
+
+    def status(self, host: str) -> dict[str, Any]:
+        """`stillmotion status --json` run on a host."""
+        ns = self.net.hosts[host][0]
+        out = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-m", "stillmotion.cli", "status", "--json",
+                              "--data-dir", str(self.root / host)], env=service_env(self.root / host, **self.env),
+                             cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
+        return dict(json.loads(out.stdout))
 
     def db(self) -> Database:
         return Database(self.pg.url("127.0.0.1"), pool_size=2)

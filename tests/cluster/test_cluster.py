@@ -73,6 +73,9 @@ def test_a_cluster_survives_kills_partitions_and_outages(cluster: Cluster) -> No
         assert got.status_code == 200 and frames_of(got.content) > 0, (dialect, got.status_code)
     assert not list((c.root / "api").rglob("*.mp4"))
     print(f"\n[{time.monotonic() - t0:5.1f} s] every dialect completed on the cluster")
+    seen = c.status("api")  # `stillmotion status` on the API host lists the workers of the others
+    assert sorted(w["host"] for w in seen["workers"]) == ["w1", "w2"], seen
+    assert all(w["engines"] == ["motion"] for w in seen["workers"]) and seen["queue"]["succeeded"] == 3
 
     # 2. SIGKILL the worker host running a job: the job completes on the other host, charged once
     killed_job = submit(c, "v1", LONG)
