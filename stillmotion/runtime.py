@@ -47,6 +47,9 @@ class Runtime:
         ClaimRules(settings.off_peak_window)  # a bad window stops the start
         self.db = db or open_database(settings)
         secret = load_secret(settings)
+        if not settings.secret and self.db.backend == "postgresql":
+            log.warning("STILLMOTION_SECRET is not set: this host signs result links with a secret of its own "
+                        "data dir; several hosts need one shared secret (docs/deploy.md)")
         self.artifacts = open_store(settings, secret)  # a bad storage URL stops the start
         self.auth = Authenticator(self.db.accounts, settings, secret)
         self.service = JobService(settings, self.db, self.artifacts, self.router, self.catalog)
