@@ -9,18 +9,21 @@ bad file stops the start instead of failing requests later.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from stillmotion.auth import Authenticator
 from stillmotion.callbacks import CallbackDispatcher
 from stillmotion.catalog import Catalog
 from stillmotion.housekeeping import Housekeeper
-from stillmotion.jobs import Capability, ClaimRules, Database
+from stillmotion.jobs import Capability, ClaimRules, Database, WorkerRecord
 from stillmotion.routing import Router
 from stillmotion.service import JobService
 from stillmotion.settings import Settings
-from stillmotion.storage import ArtifactStore, load_secret
+from stillmotion.storage import load_secret, open_store
 from stillmotion.worker import Worker, policy_from, worker_id
 
 log = logging.getLogger("stillmotion")
@@ -44,7 +47,10 @@ class Runtime:
         ClaimRules(settings.off_peak_window)  # a bad window stops the start
         self.db = db or open_database(settings)
         secret = load_secret(settings)
-        self.artifacts = ArtifactStore(settings.data_dir, secret, settings.base_url, settings.url_ttl_s)
+        if not settings.secret and self.db.backend == "postgresql":
+            log.warning("STILLMOTION_SECRET is not set: this host signs result links with a secret of its own "
+                        "data dir; several hosts need one shared secret (docs/deploy.md)")
+        self.artifacts = open_store(settings, secret)  # a bad storage URL stops the start
         self.auth = Authenticator(self.db.accounts, settings, secret)
         self.service = JobService(settings, self.db, self.artifacts, self.router, self.catalog)
         self.stop = threading.Event()
@@ -58,6 +64,8 @@ class Runtime:
             worker = Worker(self.settings, self.db, self.artifacts, engines=self.settings.engine_names,
                             capability=capability)
             self.workers.append((worker, self._spawn(worker.run, f"worker:{worker.id}")))
+        if workers:
+            self._spawn(lambda stop: self._presence(stop, capability), "presence")
         if dispatcher:
             callbacks = CallbackDispatcher(
                 self.settings, self.db, self.artifacts, worker_id("cb"), self.auth.webhook_secret
@@ -74,6 +82,31 @@ class Runtime:
         from stillmotion.engines.diffusers.engine import options_from_settings
 
         return advertiser(self.router.routes, options_from_settings(self.settings))
+
+    def _presence(self, stop: threading.Event, capability: Callable[[], Capability] | None) -> None:
+        """Register this process's workers and refresh them every heartbeat (host, engines,
+        capabilities, the jobs they run) for `stillmotion status`; forget them on a clean stop."""
+        host, pid, started = socket.gethostname(), os.getpid(), datetime.now(UTC)
+        ids = [worker.id for worker, _ in self.workers]
+        while True:
+            try:
+                caps: dict[str, object] = {}
+                if capability is not None:
+                    can = capability()
+                    caps = {"weights": sorted(can.weights), "warm": can.warm}
+                self.db.workers.beat([
+                    WorkerRecord(worker.id, host, pid, self.settings.engine_names, caps,
+                                 (worker.current.id,) if worker.current else (), started, started)
+                    for worker, _ in self.workers
+                ])
+            except Exception:  # the database is away: status shows the gap, work goes on
+                log.warning("could not refresh the worker registry", exc_info=True)
+            if stop.wait(self.settings.heartbeat_s):
+                break
+        try:
+            self.db.workers.forget(ids)
+        except Exception:
+            log.warning("could not remove this process's workers from the registry", exc_info=True)
 
     def _spawn(self, target: Callable[[threading.Event], None], name: str) -> threading.Thread:
         thread = threading.Thread(target=target, args=(self.stop,), name=name, daemon=True)
@@ -98,5 +131,5 @@ class Runtime:
         """
         for worker, thread in self.workers:
             job = worker.current
-            if thread.is_alive() and job is not None and self.db.jobs.release(job.id, worker.id):
+            if thread.is_alive() and job is not None and self.db.jobs.release(job.id, job.lease_owner or worker.id):
                 log.warning("job %s did not stop within the grace period; released to the queue", job.id)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import secrets
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -23,13 +20,11 @@ def _checks(request: Request) -> dict[str, str]:
         out["database"] = "ok"
     except Exception as exc:  # reported, not raised: readiness is an answer, not an error
         out["database"] = f"error: {type(exc).__name__}"
-    probe = rt.artifacts.path(f"outputs/.ready-{secrets.token_hex(4)}")
     try:
-        probe.write_bytes(b"")
-        os.unlink(probe)
+        rt.artifacts.check()
         out["storage"] = "ok"
-    except OSError as exc:
-        out["storage"] = f"error: {exc.strerror or type(exc).__name__}"
+    except Exception as exc:  # a full disk, a read-only mount, an unreachable object store
+        out["storage"] = f"error: {getattr(exc, 'strerror', None) or type(exc).__name__}"
     return out
 
 
