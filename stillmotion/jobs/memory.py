@@ -526,7 +526,8 @@ class MemoryUpstream:
         if row is not None:
             self._s.put(row, metadata={**row.job.metadata, "upstream": public})
 
-    def save(self, job_id: str, worker_id: str, public: dict[str, Any] | None = None, **changes: Any) -> bool:
+    def save(self, job_id: str, worker_id: str, public: dict[str, Any] | None = None,
+             hold_s: float | None = None, **changes: Any) -> bool:
         s = self._s
         with s.lock:
             entry = s.upstream.get(job_id)
@@ -535,7 +536,11 @@ class MemoryUpstream:
             for name in ("next_at", "deadline"):
                 if changes.get(name) is not None:
                     changes[name] = as_utc(changes[name])
-            s.upstream[job_id] = (dataclasses.replace(entry[0], **changes, lease_owner=None), None)
+            if hold_s is None:
+                s.upstream[job_id] = (dataclasses.replace(entry[0], **changes, lease_owner=None), None)
+            else:
+                s.upstream[job_id] = (dataclasses.replace(entry[0], **changes),
+                                      s.clock() + timedelta(seconds=hold_s))
             if public is not None:
                 self._set_public(job_id, public)
             return True

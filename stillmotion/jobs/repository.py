@@ -129,9 +129,11 @@ class UpstreamRepository(Protocol):
     def claim(self, worker_id: str, lease_s: float, limit: int) -> list[UpstreamTask]:
         """Lease up to `limit` active tasks that are due (expired leases included)."""
 
-    def save(self, job_id: str, worker_id: str, public: dict[str, Any] | None = None, **changes: Any) -> bool:
-        """Write the task's changes and clear its lease; `public` replaces the job's
-        `metadata.upstream`. False when the lease is no longer `worker_id`'s."""
+    def save(self, job_id: str, worker_id: str, public: dict[str, Any] | None = None,
+             hold_s: float | None = None, **changes: Any) -> bool:
+        """Write the task's changes and clear its lease (or, with `hold_s`, keep it that much
+        longer); `public` replaces the job's `metadata.upstream`. False when the lease is no
+        longer `worker_id`'s."""
 
     def get(self, job_id: str) -> UpstreamTask | None: ...
 

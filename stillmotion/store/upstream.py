@@ -93,12 +93,15 @@ class SqlUpstream:
             )
             return sorted((task_from_row(r) for r in rows), key=lambda t: (t.next_at, t.job_id))
 
-    def save(self, job_id: str, worker_id: str, public: dict[str, Any] | None = None, **changes: Any) -> bool:
+    def save(self, job_id: str, worker_id: str, public: dict[str, Any] | None = None,
+             hold_s: float | None = None, **changes: Any) -> bool:
         now = utcnow()
+        lease = ({"lease_owner": None, "lease_expires_at": None} if hold_s is None
+                 else {"lease_expires_at": now + timedelta(seconds=hold_s)})
         with write_tx(self._engine) as conn:
             done = conn.execute(
                 update(upstream_tasks).where(T.job_id == job_id, T.lease_owner == worker_id)
-                .values(**changes, lease_owner=None, lease_expires_at=None, updated_at=now)
+                .values(**changes, **lease, updated_at=now)
             ).rowcount == 1
             if done and public is not None:
                 set_public(conn, job_id, public)

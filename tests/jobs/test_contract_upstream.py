@@ -137,3 +137,13 @@ def test_concurrent_pollers_claim_each_task_once(
     dbs = [open_db() for _ in range(4)]
     errors = race(4, lambda i: seen.extend(t.job_id for t in dbs[i].upstream.claim(f"p{i}", 30, 5)))
     assert not errors and len(seen) == len(set(seen)) == 12
+
+
+def test_save_can_hold_the_lease(db: Database, make_job: Callable[..., Job], clock: Clock) -> None:
+    make_job(engine="upstream")
+    task = must(db.upstream.start(ANY, provider_of))
+    db.upstream.claim("p", LEASE, 1)
+    assert db.upstream.save(task.job_id, "p", hold_s=30, state="mirroring")
+    clock.wait_past(LEASE)
+    assert db.upstream.claim("q", 30, 10) == []  # still held
+    assert db.upstream.save(task.job_id, "p", state="done")

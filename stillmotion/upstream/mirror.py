@@ -1,0 +1,73 @@
+"""Bring an upstream result home: download through the SSRF guard with size and time limits,
+decode it (PyAV) to check it is a video, store it where the worker stores its own."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+from stillmotion.errors import StillmotionError
+from stillmotion.media.netguard import fetch_url
+from stillmotion.media.video import probe, read_frames, write_cover
+from stillmotion.settings import Settings
+from stillmotion.storage import ArtifactStore
+
+MAX_COVER_BYTES = 20 * 1024 * 1024
+
+
+class NotAVideo(Exception):
+    """The upstream's result does not decode as a video."""
+
+
+def download(url: str, settings: Settings, max_bytes: int, field: str) -> bytes:
+    """Raises StillmotionError (refused address, HTTP error, timeout, too large)."""
+    limited = settings.model_copy(update={"download_timeout_s": settings.upstream_download_timeout_s})
+    return asyncio.run(fetch_url(url, field=field, settings=limited, max_bytes=max_bytes))
+
+
+def mirror(job_id: str, spec: dict[str, Any], video_url: str, cover_url: str | None,
+           settings: Settings, artifacts: ArtifactStore) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Download, check and store; the job's `result` and the metadata of the check."""
+    data = download(video_url, settings, settings.upstream_max_result_bytes, "result")
+    out = artifacts.output_dir(job_id)
+    part = out / "video.part.mp4"
+    part.write_bytes(data)
+    try:
+        info = probe(part)
+    except Exception as exc:  # PyAV raises its own error types for every kind of bad file
+        part.unlink(missing_ok=True)
+        raise NotAVideo(f"the result is not a video ({type(exc).__name__}: {str(exc)[:200]})") from None
+    if info.frames < 1 or info.width < 1 or info.height < 1:
+        part.unlink(missing_ok=True)
+        raise NotAVideo(f"the result has no picture ({info.frames} frames, {info.width}x{info.height})")
+    cover = out / "cover.jpg"
+    if not _fetch_cover(cover_url, cover, settings):
+        write_cover(next(read_frames(part)), cover)
+    os.replace(part, out / "video.mp4")
+    wanted = float(spec.get("duration") or 0)
+    duration: float = spec.get("duration") if abs(info.duration - wanted) < 0.5 else round(info.duration, 2)
+    result = {
+        "video": f"outputs/{job_id}/video.mp4", "cover": f"outputs/{job_id}/cover.jpg",
+        "duration": duration, "width": info.width, "height": info.height,
+        "fps": round(info.fps) if info.fps and abs(info.fps - round(info.fps)) < 0.01 else info.fps,
+        "frames": info.frames, "has_audio": info.has_audio,
+    }
+    checked = {"codec": info.codec, "width": info.width, "height": info.height, "frames": info.frames,
+               "duration_s": round(info.duration, 3), "bytes": len(data)}
+    return result, checked
+
+
+def _fetch_cover(url: str | None, path: Path, settings: Settings) -> bool:
+    """The upstream's cover when it gives a JPEG; else False (made from the first frame)."""
+    if not url:
+        return False
+    try:
+        data = download(url, settings, MAX_COVER_BYTES, "cover")
+    except StillmotionError:
+        return False
+    if not data.startswith(b"\xff\xd8\xff"):  # stored as cover.jpg
+        return False
+    path.write_bytes(data)
+    return True
