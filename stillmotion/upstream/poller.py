@@ -1,0 +1,479 @@
+"""The upstream poller: moves upstream jobs' state machines, many at once, without render slots.
+
+Each loop it opens tasks for newly queued upstream jobs (`UpstreamRepository.start`, one
+transaction with the job's claim), leases the due ones (like the callback outbox) and hands
+each to a thread for one step: create, poll, or mirror. A step ends by saving the next state
+and when it is due, so a crash anywhere leaves a task that another poller takes over when the
+lease lapses; the create carries an idempotency token derived from the job and hop, so the
+create repeated after such a crash finds the task made before it (docs/upstream.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from stillmotion import observability
+from stillmotion.errors import FieldInvalid, StillmotionError
+from stillmotion.jobs import UPSTREAM_HOLDER, ClaimRules, Database, FailureCode, Job, JobStatus, UpstreamTask
+from stillmotion.settings import Settings
+from stillmotion.storage import ArtifactStore
+from stillmotion.worker import worker_id
+
+from . import health
+from .hops import Hop, KeyMissing, chain, create_args, token
+from .mirror import NotAVideo, mirror
+from .providers import Request, Status, UpstreamRefused
+
+log = logging.getLogger("stillmotion.upstream")
+JOB_LEASE_S = 100 * 86400.0  # the job row's lease while upstream (store/upstream.py)
+MAX_ATTEMPTS_SHOWN = 50
+MAX_BACKOFF_S = 60.0
+USER_AGENT = "stillmotion-upstream"
+
+
+class Retryable(Exception):
+    """429, 5xx, a time-out or an unreadable answer: worth another try after a backoff."""
+
+    def __init__(self, message: str, retry_after: float | None = None, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.message, self.retry_after, self.status_code = message, retry_after, status_code
+
+
+class Lost(Exception):
+    """The upstream does not know the task it gave us (404 on query)."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def retry_after_s(value: str | None) -> float | None:
+    """`Retry-After` as seconds: a number, or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - utcnow()).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass
+class Step:
+    """One task's step: the task as claimed, its job and hop, and what the step changes."""
+
+    task: UpstreamTask
+    job: Job
+    hops: list[Hop]
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    cost: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        self.attempts = list(self.task.attempts)
+        self.cost = self.task.cost
+
+    @property
+    def hop(self) -> Hop:
+        return self.hops[self.task.hop]
+
+    @property
+    def label(self) -> str:
+        return self.hop.label
+
+    def note(self, action: str, outcome: str, **facts: Any) -> None:
+        """One attempt and its outcome, kept in the task and shown in the job's metadata."""
+        entry = {"at": utcnow().strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z", "hop": self.task.hop,
+                 "provider": self.label, "action": action, "outcome": outcome}
+        entry.update({k: v for k, v in facts.items() if v is not None})
+        self.attempts = [*self.attempts, entry][-MAX_ATTEMPTS_SHOWN:]
+
+    def add_cost(self, upstream_id: str | None, reported: dict[str, Any] | None) -> None:
+        """The upstream's reported cost of a task, replacing an earlier reading of the same task."""
+        if not reported or not upstream_id:
+            return
+        items = [i for i in (self.cost or {}).get("items", []) if i.get("upstream_id") != upstream_id]
+        items.append({"provider": self.label, "upstream_id": upstream_id, **reported})
+        total = Decimal(0)
+        for item in items:
+            try:
+                if not item.get("refunded"):
+                    total += Decimal(str(item.get("amount", "0")))
+            except InvalidOperation:
+                continue
+        self.cost = {"amount": str(total), "currency": "USD", "items": items}
+
+    def public(self, state: str, hop: int | None = None, upstream_id: str | None = None, **extra: Any) -> dict[str, Any]:
+        """`metadata.upstream` of the job: provider names and ids, never URLs or keys."""
+        at = self.task.hop if hop is None else hop
+        view = {"provider": self.hops[at].label, "hop": at, "state": state, "upstream_id": upstream_id,
+                "attempts": self.attempts}
+        if self.cost:
+            view["cost"] = self.cost
+        view.update(extra)
+        return view
+
+
+class Poller:
+    def __init__(self, settings: Settings, db: Database, artifacts: ArtifactStore, catalog: Any,
+                 wid: str | None = None) -> None:
+        self.settings = settings
+        self.db = db
+        self.artifacts = artifacts
+        self.catalog = catalog
+        self.id = wid or worker_id("up")
+        self.rules = ClaimRules(settings.off_peak_window, 0)  # waiting upstream takes no render slot
+        self.lease_s = 2 * settings.upstream_request_timeout_s + settings.upstream_download_timeout_s + 30
+        self.breaker = health.Breaker(settings.upstream_breaker_failures, settings.upstream_breaker_cooldown_s)
+        self.rate = health.RateLimit()
+        self.client = httpx.Client(timeout=settings.upstream_request_timeout_s, follow_redirects=False,
+                                   trust_env=False)
+        self.pool = ThreadPoolExecutor(settings.upstream_pollers, thread_name_prefix="upstream")
+        self._busy = 0
+        self._lock = threading.Lock()
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        health.watch_in_flight(self.db.upstream.counts)
+        log.info("upstream poller %s started", self.id)
+        while not stop.is_set():
+            try:
+                worked = self.tick()
+            except Exception:
+                log.exception("upstream poller: claim failed")
+                stop.wait(1.0)
+                continue
+            if not worked:
+                stop.wait(self.settings.poll_interval_s)
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.client.close()
+
+    def tick(self) -> bool:
+        """Open tasks for new upstream jobs, then hand due tasks to free threads."""
+        opened = 0
+        while opened < 100 and self.db.upstream.start(self.rules, self._first) is not None:
+            opened += 1
+        with self._lock:
+            free = self.settings.upstream_pollers - self._busy
+        tasks = self.db.upstream.claim(self.id, self.lease_s, free) if free > 0 else []
+        for task in tasks:
+            with self._lock:
+                self._busy += 1
+            self.pool.submit(self._run_step, task)
+        return bool(opened or tasks)
+
+    def _first(self, job: Job) -> tuple[str, str]:
+        return chain(job)[0].label, token(job.id, 0)
+
+    def _run_step(self, task: UpstreamTask) -> None:
+        ctx = observability.JOB_ID.set(task.job_id)
+        try:
+            self.step(task)
+        except Exception:  # the lease gives the task back after lease_s
+            log.exception("job %s: upstream step failed", task.job_id)
+        finally:
+            observability.JOB_ID.reset(ctx)
+            with self._lock:
+                self._busy -= 1
+
+    def step(self, task: UpstreamTask) -> None:
+        """One move of one task: whatever its state calls for."""
+        job = self.db.jobs.get(task.job_id)
+        if job is None:
+            return
+        s = Step(task, job, chain(job))
+        if job.status != JobStatus.PROCESSING or job.lease_owner != UPSTREAM_HOLDER:
+            self._ended_here(s)
+        elif s.hop.local:  # a route edited under a running job: hand it on
+            self._advance(s, "the route now names a local engine", start=task.hop)
+        elif task.state == "submitting":
+            self._submit(s)
+        else:
+            self._poll(s)
+
+    # -- create -----------------------------------------------------------------------------
+
+    def _submit(self, s: Step) -> None:
+        hop, task = s.hop, s.task
+        if self.breaker.is_open(s.label) and task.hop < len(s.hops) - 1:
+            s.note("create", "skipped: circuit open")
+            self._advance(s, f"upstream {s.label} is cooling down after repeated failures")
+            return
+        limit = hop.config.get("max_in_flight")
+        if limit and self.db.upstream.in_flight(s.label) >= int(limit):
+            self._save(s, next_at=utcnow() + timedelta(seconds=self.settings.upstream_poll_s))
+            return
+        wait = self.rate.wait_s(s.label, hop.config.get("requests_per_minute"))
+        if wait:
+            self._save(s, next_at=utcnow() + timedelta(seconds=wait))
+            return
+        provider = hop.provider
+        try:
+            args = create_args(s.job, self.catalog, self.artifacts, provider, self.settings.public_url)
+        except FieldInvalid as exc:
+            s.note("create", "refused before sending", error=exc.message, field=exc.field)
+            self._fail(s, FailureCode.FIELD_INVALID, exc.message, field=exc.field)
+            return
+        model = hop.config.get("upstream_model") or s.job.model
+        try:
+            body = self._call(hop, "create", provider.create(model, args, task.token))
+            created = provider.created(body)
+        except UpstreamRefused as exc:
+            self._refused(s, exc)
+            return
+        except (Retryable, Lost, KeyMissing, ValueError) as exc:
+            self._retry(s, "create", exc)
+            return
+        if self.settings.upstream_test_kill_after_create:  # tests: the crash between create and save
+            os.kill(os.getpid(), signal.SIGKILL)
+        s.note("create", "created", upstream_id=created.upstream_id)
+        s.add_cost(created.upstream_id, created.cost)
+        now = utcnow()
+        timeout = float(hop.config.get("timeout_s") or self.settings.upstream_timeout_s)
+        log.info("job %s: upstream %s task %s created", s.job.id, s.label, created.upstream_id)
+        self._save(s, state="submitted", upstream_id=created.upstream_id, tries=0,
+                   next_at=now + timedelta(seconds=self.settings.upstream_poll_s),
+                   deadline=now + timedelta(seconds=timeout), public_state="submitted")
+
+    def _refused(self, s: Step, exc: UpstreamRefused) -> None:
+        """A 4xx at create: the request itself is wrong (fail, refund, the upstream's words), or
+        the operator's account or route is (401, 403, 404: the next fallback may serve it)."""
+        health.REQUESTS.labels(s.label, "create", f"http_{exc.status}").inc()
+        s.note("create", "refused", status_code=exc.status, error=exc.message, field=exc.field)
+        if exc.status in (401, 403, 404):
+            self.breaker.failure(s.label)
+            self._advance(s, f"upstream {s.label} refused the operator's request (HTTP {exc.status})")
+            return
+        code = FailureCode.FIELD_INVALID if exc.status in (400, 413, 422) else FailureCode.GENERATION_FAILURE
+        self._fail(s, code, f"upstream {s.label} refused the request: {exc.message}", field=exc.field)
+
+    # -- poll and mirror --------------------------------------------------------------------
+
+    def _poll(self, s: Step) -> None:
+        task, hop = s.task, s.hop
+        if task.deadline is not None and utcnow() > task.deadline:
+            timeout = float(hop.config.get("timeout_s") or self.settings.upstream_timeout_s)
+            s.note("poll", "timed out", upstream_id=task.upstream_id)
+            self._hop_failed(s, f"upstream {s.label} task {task.upstream_id} gave no result within {timeout:g} s")
+            return
+        try:
+            status = hop.provider.status(self._call(hop, "query", hop.provider.query(str(task.upstream_id))))
+        except Lost:
+            self._lost(s)
+            return
+        except (Retryable, KeyMissing, ValueError, UpstreamRefused) as exc:
+            self._retry(s, "poll", exc)
+            return
+        s.add_cost(task.upstream_id, status.cost)
+        if status.state in ("queued", "running"):
+            if status.progress is not None and status.progress != s.job.progress:
+                self.db.jobs.heartbeat(s.job.id, UPSTREAM_HOLDER, JOB_LEASE_S, min(99, int(status.progress)), None)
+            self._save(s, state="polling", tries=0, public_state="polling",
+                       next_at=utcnow() + timedelta(seconds=self.settings.upstream_poll_s))
+        elif status.state == "succeeded" and status.video_url:
+            self._mirror(s, status)
+        else:
+            s.note("poll", status.state, upstream_id=task.upstream_id, error=status.error)
+            why = status.error or ("no video URL" if status.state == "succeeded" else status.state)
+            self._hop_failed(s, f"upstream {s.label} task {task.upstream_id} {status.state}: {why}")
+
+    def _mirror(self, s: Step, status: Status) -> None:
+        task = s.task
+        if not self.db.upstream.save(task.job_id, self.id, s.public("mirroring", upstream_id=task.upstream_id),
+                                     hold_s=self.lease_s, state="mirroring", attempts=s.attempts, cost=s.cost):
+            return
+        try:
+            result, checked = mirror(s.job.id, s.job.spec, str(status.video_url), status.cover_url,
+                                     self.settings, self.artifacts)
+        except NotAVideo as exc:
+            s.note("mirror", "not a video", upstream_id=task.upstream_id, error=str(exc))
+            self._count_end(s, "failed")
+            self._fail(s, FailureCode.GENERATION_FAILURE, f"upstream {s.label} task {task.upstream_id}: {exc}")
+            return
+        except StillmotionError as exc:
+            self._retry(s, "mirror", Retryable(exc.message), exhausted=lambda message: self._fail(
+                s, FailureCode.GENERATION_FAILURE, f"upstream {s.label} task {task.upstream_id}: {message}"))
+            return
+        s.note("mirror", "stored", upstream_id=task.upstream_id, **{k: checked[k] for k in ("codec", "bytes")})
+        public = s.public("done", upstream_id=task.upstream_id)
+        if not self.db.jobs.finish(s.job.id, UPSTREAM_HOLDER, result, {"upstream": public, "mirrored": checked}):
+            shutil.rmtree(self.artifacts.path(f"outputs/{s.job.id}"), ignore_errors=True)  # canceled meanwhile
+            s.note("mirror", "discarded: the job ended here")
+            self._save(s, state="canceled", public_state="canceled")
+            return
+        self._count_end(s, "succeeded")
+        if s.job.started_at is not None:
+            health.LATENCY.labels(s.label).observe((utcnow() - s.job.started_at).total_seconds())
+        log.info("job %s: upstream %s task %s mirrored (%s, %dx%d, %d bytes)", s.job.id, s.label,
+                 task.upstream_id, checked["codec"], checked["width"], checked["height"], checked["bytes"])
+        self._save(s, state="done")
+
+    def _lost(self, s: Step) -> None:
+        """The upstream forgot the task: create it again (a new round, so a new token)."""
+        task = s.task
+        s.note("poll", "lost", upstream_id=task.upstream_id)
+        tries = task.tries + 1
+        if tries >= self.settings.upstream_max_tries:
+            self._hop_failed(s, f"upstream {s.label} lost task {task.upstream_id}")
+            return
+        rounds = sum(1 for a in s.attempts if a.get("hop") == task.hop and a.get("outcome") == "lost")
+        self._save(s, state="submitting", upstream_id=None, token=token(s.job.id, task.hop, rounds), tries=tries,
+                   deadline=None, next_at=utcnow() + timedelta(seconds=self._backoff(tries)),
+                   public_state="submitting")
+
+    # -- failures ---------------------------------------------------------------------------
+
+    def _retry(self, s: Step, action: str, exc: Exception,
+               exhausted: Callable[[str], None] | None = None) -> None:
+        """Try this step again after a backoff (at least `Retry-After`); after
+        `upstream_max_tries` in a row, or past the hop's deadline, give up on the hop."""
+        task = s.task
+        message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        retry_after = getattr(exc, "retry_after", None)
+        s.note(action, "error", upstream_id=task.upstream_id, error=message,
+               status_code=getattr(exc, "status_code", None), retry_after_s=retry_after)
+        self.breaker.failure(s.label)
+        tries = task.tries + 1
+        late = task.deadline is not None and utcnow() > task.deadline
+        if tries >= self.settings.upstream_max_tries or late:
+            why = f"upstream {s.label}: {message} ({tries} tries)"
+            if exhausted is not None:
+                exhausted(why)
+            else:
+                self._hop_failed(s, why)
+            return
+        delay = max(retry_after or 0.0, self._backoff(tries))
+        self._save(s, tries=tries, next_at=utcnow() + timedelta(seconds=delay))
+
+    def _backoff(self, tries: int) -> float:
+        return min(MAX_BACKOFF_S, self.settings.upstream_backoff_s * 2 ** max(0, tries - 1))
+
+    def _hop_failed(self, s: Step, message: str) -> None:
+        """This hop will not give a result: cancel what it may still be doing, then fall back."""
+        self._count_end(s, "failed")
+        self._forward_cancel(s)
+        self._advance(s, message)
+
+    def _advance(self, s: Step, message: str, start: int | None = None) -> None:
+        """The next hop of the chain (skipping providers whose circuit is open, unless last):
+        another upstream, a local engine (the job goes back to the queue), or the end (fail)."""
+        nxt = s.task.hop + 1 if start is None else start
+        while nxt < len(s.hops) - 1 and not s.hops[nxt].local and self.breaker.is_open(s.hops[nxt].label):
+            s.note("fallback", f"skipped {s.hops[nxt].label}: circuit open")
+            nxt += 1
+        if nxt >= len(s.hops):
+            self._fail(s, FailureCode.GENERATION_FAILURE, message)
+            return
+        hop = s.hops[nxt]
+        s.note("fallback", f"to {hop.label}", error=message)
+        log.warning("job %s: %s; falling back to %s", s.job.id, message, hop.label)
+        if hop.local:
+            self.db.upstream.to_local(s.job.id, self.id, hop.engine, hop.local_route(), s.public("local", hop=nxt))
+            return
+        self._save(s, state="submitting", hop=nxt, provider=hop.label, token=token(s.job.id, nxt),
+                   upstream_id=None, tries=0, deadline=None, next_at=utcnow(), public_state="submitting",
+                   public_hop=nxt)
+
+    def _fail(self, s: Step, code: FailureCode, message: str, field: str | None = None) -> None:
+        """End the job failed and refunded, the message (and the field, when known) shown."""
+        extra = {"field": field} if field else {}
+        public = s.public("failed", upstream_id=s.task.upstream_id, **extra)
+        self.db.jobs.fail(s.job.id, UPSTREAM_HOLDER, code, message, {"upstream": public})
+        log.warning("job %s failed: %s", s.job.id, message)
+        self._save(s, state="failed")
+
+    def _ended_here(self, s: Step) -> None:
+        """The job ended on this side (a cancel): forward the cancel where the provider can
+        take one, else leave the upstream task to finish and discard its result; the cost the
+        upstream reported stays recorded."""
+        task = s.task
+        if task.upstream_id and not s.hop.local and not s.hop.provider.can_cancel:
+            s.note("cancel", "not forwardable: canceled here, the result will be discarded", upstream_id=task.upstream_id)
+        else:
+            self._forward_cancel(s)
+        self._save(s, state="canceled", public_state="canceled")
+
+    def _forward_cancel(self, s: Step) -> None:
+        task, hop = s.task, s.hop
+        if not task.upstream_id or hop.local:
+            return
+        request = hop.provider.cancel(task.upstream_id)
+        if request is None:
+            return
+        try:
+            self._call(hop, "cancel", request)
+            s.note("cancel", "forwarded", upstream_id=task.upstream_id)
+        except (Retryable, Lost, UpstreamRefused, KeyMissing, ValueError) as exc:
+            s.note("cancel", "failed", upstream_id=task.upstream_id, error=getattr(exc, "message", str(exc)))
+
+    def _count_end(self, s: Step, outcome: str) -> None:
+        health.JOBS.labels(s.label, outcome).inc()
+        if outcome == "succeeded":
+            self.breaker.success(s.label)
+
+    # -- I/O --------------------------------------------------------------------------------
+
+    def _save(self, s: Step, public_state: str | None = None, public_hop: int | None = None, **changes: Any) -> None:
+        """Write the step's changes with its attempts and cost; the job's metadata follows."""
+        public: dict[str, Any] | None = None  # done / failed: written with the job's final transition
+        if public_state is not None:
+            public = s.public(public_state, hop=public_hop,
+                              upstream_id=changes.get("upstream_id", s.task.upstream_id))
+        elif changes.get("state") not in ("done", "failed"):
+            public = s.public(s.task.state, upstream_id=s.task.upstream_id)
+        self.db.upstream.save(s.task.job_id, self.id, public, attempts=s.attempts, cost=s.cost, **changes)
+
+    def _call(self, hop: Hop, action: str, request: Request) -> Any:
+        """One HTTP call to the hop's provider; the answer's JSON, or Retryable / Lost /
+        UpstreamRefused. The key goes in the Authorization header and nowhere else."""
+        headers = {**request.headers, "User-Agent": USER_AGENT}
+        key = hop.key()
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        started = time.monotonic()
+        timeout = self.settings.upstream_request_timeout_s
+        try:
+            response = self.client.request(request.method, hop.base_url + request.path, json=request.json,
+                                           params=request.params, headers=headers)
+        except httpx.TimeoutException:
+            health.REQUESTS.labels(hop.label, action, "timeout").inc()
+            raise Retryable(f"{action}: no answer within {timeout:g} s") from None
+        except httpx.HTTPError as exc:
+            health.REQUESTS.labels(hop.label, action, "error").inc()
+            raise Retryable(f"{action}: {type(exc).__name__}") from None
+        finally:
+            health.REQUEST_SECONDS.labels(hop.label, action).observe(time.monotonic() - started)
+        code = response.status_code
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = response.text[:500]
+        if code == 429 or code == 408 or code >= 500:
+            health.REQUESTS.labels(hop.label, action, f"http_{code}").inc()
+            raise Retryable(f"{action}: HTTP {code}", retry_after_s(response.headers.get("retry-after")), code)
+        if code == 404 and action == "query":
+            health.REQUESTS.labels(hop.label, action, "lost").inc()
+            raise Lost()
+        if code >= 400:
+            raise hop.provider.refusal(code, body)
+        health.REQUESTS.labels(hop.label, action, "ok").inc()
+        if not isinstance(body, dict):
+            raise Retryable(f"{action}: the answer is not a JSON object", status_code=code)
+        return body

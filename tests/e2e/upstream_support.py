@@ -1,0 +1,141 @@
+"""Helpers for the upstream tests: a front stillmotion whose routes point at upstreams, and a
+small loopback upstream that misbehaves on cue (a real stillmotion never would)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tests.helpers import auth, data_uri, png_bytes, textured_image
+
+UPSTREAM_KEY = "upkey-7f3c9a1e5b2d4c6e8a0b"  # must never show in the front's logs or bodies
+JOB_MODEL = "vidu/vidu-q3/image-to-video"
+ASYNC_MODEL = "vidu-q3-turbo-i2v"
+
+
+def write_routes(path: Path, body: str) -> None:
+    """Replace the routes file; the front re-reads it when its mtime changes."""
+    before = path.stat().st_mtime_ns if path.exists() else 0
+    path.write_text(body)
+    while path.stat().st_mtime_ns == before:  # coarse clocks: make the change visible
+        time.sleep(0.01)
+        path.write_text(body)
+
+
+def upstream_route(model: str, provider: str, base: str, extra: str = "") -> str:
+    return (f'[[routes]]\nmodel = "{model}"\nengine = "upstream"\nprovider = "{provider}"\n'
+            f'base_url = "{base}"\napi_key_env = "UPSTREAM_KEY"\n{extra}\n')
+
+
+def job_body(seed: int = 1, duration: str = "1") -> dict[str, Any]:
+    return {"model": JOB_MODEL, "args": {"mode": "turbo", "prompt": "The camera zooms in.",
+                                         "image": data_uri(png_bytes(textured_image(320, 240, seed=seed))),
+                                         "duration": duration, "resolution": "540p"}}
+
+
+def async_body(seed: int = 1) -> dict[str, Any]:
+    return {"images": [data_uri(png_bytes(textured_image(320, 240, seed=seed)))], "prompt": "pan left",
+            "duration": 1, "resolution": "540p", "audio": False}
+
+
+def submit_job(base: str, seed: int = 1, **headers: str) -> str:
+    r = requests.post(f"{base}/api/v1/job/create", json=job_body(seed), headers={**auth(), **headers}, timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()["job_id"]
+
+
+def v1_job(base: str, job_id: str) -> dict[str, Any]:
+    r = requests.get(f"{base}/v1/jobs/{job_id}", headers=auth(), timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def upstream_jobs(base: str, key: str = UPSTREAM_KEY) -> list[dict[str, Any]]:
+    r = requests.get(f"{base}/v1/jobs", params={"limit": 100}, headers=auth(key), timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()["data"]
+
+
+Reply = tuple[int, dict[str, str], Any]  # status, headers, JSON body (or bytes)
+
+
+class FakeUpstream:
+    """A loopback server speaking the job dialect with scripted answers.
+
+    `creates` / `queries`: replies used in order (the last one repeats); each may be a callable
+    taking the request count. `files`: path -> bytes served by GET. Every request is recorded."""
+
+    def __init__(self) -> None:
+        self.creates: list[Reply | Callable[[int], Reply]] = []
+        self.queries: list[Reply | Callable[[int], Reply]] = []
+        self.files: dict[str, bytes] = {}
+        self.requests: list[tuple[str, str, dict[str, str], Any]] = []
+        self.hang_s = 0.0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _reply(self, reply: Reply) -> None:
+                status, headers, body = reply
+                raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("content-length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def _next(self, script: list[Any], n: int) -> Reply:
+                item = script[min(n, len(script) - 1)]
+                return item(n) if callable(item) else item
+
+            def do_GET(self) -> None:
+                path = self.path.split("?")[0]
+                outer.requests.append(("GET", self.path, dict(self.headers), None))
+                if path in outer.files:
+                    self._reply((200, {"content-type": "video/mp4"}, outer.files[path]))
+                elif path == "/api/v1/job/query":
+                    n = sum(1 for r in outer.requests if r[1].startswith("/api/v1/job/query")) - 1
+                    self._reply(self._next(outer.queries, n))
+                else:
+                    self._reply((404, {}, {"code": 404, "message": "not found"}))
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"null")
+                outer.requests.append(("POST", self.path, dict(self.headers), body))
+                if outer.hang_s:
+                    time.sleep(outer.hang_s)
+                n = sum(1 for r in outer.requests if r[0] == "POST") - 1
+                self._reply(self._next(outer.creates, n))
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def posts(self) -> list[tuple[str, str, dict[str, str], Any]]:
+        return [r for r in self.requests if r[0] == "POST"]
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def created(job_id: str, amount: str = "0.05") -> Reply:
+    return (200, {}, {"code": 0, "message": "success", "data": {"job_id": job_id, "amount": amount}, "job_id": job_id})
+
+
+def queried(job_id: str, status: int, url: str | None = None, error: dict[str, str] | None = None) -> Reply:
+    result = {"videos": [{"url": url}]} if url else None
+    return (200, {}, {"code": 0, "message": "success", "data": {
+        "job_id": job_id, "status": status, "progress": 50, "amount": "0.05", "refunded": False,
+        "error": error, "result": result}})
