@@ -26,6 +26,7 @@ An upstream route sends the job to another generator (docs/upstream.md):
     model = "vidu/vidu-q3/image-to-video"
     engine = "upstream"
     provider = "shortapi"                    # shortapi | novita | highway
+    name = "shortapi-eu"                     # optional label in metrics and job metadata
     base_url = "https://api.shortapi.ai"     # optional where the provider has a default
     api_key_env = "SHORTAPI_KEY"             # the variable holding the key (or api_key_file = "/run/key")
     upstream_model = "vidu/vidu-q3/image-to-video"  # optional; default the catalog model's id
@@ -78,6 +79,7 @@ class Route:
     warm_shapes: tuple[tuple[int, int, int], ...] = ()
     # engine = "upstream" (docs/upstream.md); never the key itself, only where to read it
     provider: str | None = None
+    name: str | None = None  # the provider's label in metrics and metadata; default `provider`
     base_url: str | None = None
     api_key_env: str | None = None
     api_key_file: str | None = None
@@ -207,7 +209,7 @@ def _upstream_route(entry: Mapping[str, Any], where: str, model: str, modes: tup
                                here, registry)
         fallbacks.append(fallback.config() or {"engine": "motion"})
     return Route(engine="upstream", model=model, modes=modes, resolutions=resolutions, provider=provider,
-                 base_url=base_url.rstrip("/"), api_key_env=key_env, api_key_file=key_file,
+                 name=_field(entry, "name", str, where), base_url=base_url.rstrip("/"), api_key_env=key_env, api_key_file=key_file,
                  upstream_model=_field(entry, "upstream_model", str, where), fallbacks=tuple(fallbacks),
                  timeout_s=float(timeout) if timeout is not None else None, **limits)
 

@@ -30,7 +30,9 @@ class Hop:
     @property
     def label(self) -> str:
         """The provider's name in metrics, limits and metadata (never its URL or key)."""
-        return str(self.config.get("provider")) if not self.local else self.engine
+        if self.local:
+            return self.engine
+        return str(self.config.get("name") or self.config.get("provider"))
 
     @property
     def provider(self) -> Provider:

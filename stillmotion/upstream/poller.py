@@ -139,7 +139,8 @@ class Poller:
         self.catalog = catalog
         self.id = wid or worker_id("up")
         self.rules = ClaimRules(settings.off_peak_window, 0)  # waiting upstream takes no render slot
-        self.lease_s = 2 * settings.upstream_request_timeout_s + settings.upstream_download_timeout_s + 30
+        self.lease_s = 2 * settings.upstream_request_timeout_s + 5  # one call, with room
+        self.mirror_s = settings.upstream_download_timeout_s * 2 + 60  # two downloads and a decode
         self.breaker = health.Breaker(settings.upstream_breaker_failures, settings.upstream_breaker_cooldown_s)
         self.rate = health.RateLimit()
         self.client = httpx.Client(timeout=settings.upstream_request_timeout_s, follow_redirects=False,
@@ -297,7 +298,7 @@ class Poller:
     def _mirror(self, s: Step, status: Status) -> None:
         task = s.task
         if not self.db.upstream.save(task.job_id, self.id, s.public("mirroring", upstream_id=task.upstream_id),
-                                     hold_s=self.lease_s, state="mirroring", attempts=s.attempts, cost=s.cost):
+                                     hold_s=self.mirror_s, state="mirroring", attempts=s.attempts, cost=s.cost):
             return
         try:
             result, checked = mirror(s.job.id, s.job.spec, str(status.video_url), status.cover_url,

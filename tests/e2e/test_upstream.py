@@ -17,8 +17,8 @@ from stillmotion.media.video import probe
 from tests.helpers import KEY, Service, auth, wait_job, wait_v1
 
 from tests.e2e.upstream_support import (
-    ASYNC_MODEL, JOB_MODEL, UPSTREAM_KEY, FakeUpstream, async_body, created, queried, submit_job, upstream_jobs,
-    upstream_route, v1_job, write_routes,
+    ASYNC_MODEL, JOB_MODEL, UPSTREAM_KEY, FakeUpstream, async_body, created, queried, small_mp4, submit_job,
+    upstream_jobs, upstream_route, v1_job, wait_for, write_routes,
 )
 
 FRONT_ENV = dict(UPSTREAM_KEY=UPSTREAM_KEY, STILLMOTION_UPSTREAM_POLL_S="0.2", STILLMOTION_UPSTREAM_BACKOFF_S="0.1",
@@ -93,3 +93,99 @@ def test_novita_through_the_async_dialect(front, upstream, routes, tmp_path):
     meta = job["metadata"]["upstream"]
     assert meta["provider"] == "novita" and meta["state"] == "done"
     assert any(j["id"] == meta["upstream_id"] for j in upstream_jobs(upstream.base))
+
+
+@pytest.fixture(scope="module")
+def fake(tmp_path_factory):
+    server = FakeUpstream()
+    server.files["/v.mp4"] = small_mp4(tmp_path_factory.mktemp("mp4") / "v.mp4")
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def scripted(fake, routes):
+    """The fake upstream, reset, as the only route of the job model."""
+    fake.creates, fake.queries, fake.requests, fake.hang_s = [], [], [], 0.0
+    write_routes(routes, upstream_route(JOB_MODEL, "shortapi", fake.base))
+    return fake
+
+
+def ended(front, job_id: str, timeout: float = 60) -> dict:
+    return wait_v1(front.base, job_id, timeout=timeout)
+
+
+def test_upstream_400_fails_with_its_message_and_field_and_refunds(front, scripted):
+    scripted.creates = [(400, {}, {"code": 400, "message": "image: too small for this model, got 10x10", "data": None})]
+    job = ended(front, submit_job(front.base, seed=21))
+    assert job["status"] == "failed" and job["refunded"] is True
+    assert job["error"]["code"] == "FieldInvalid"
+    assert "upstream shortapi refused the request: image: too small" in job["error"]["message"]
+    up = job["metadata"]["upstream"]
+    assert up["field"] == "image" and up["attempts"][-1]["status_code"] == 400
+    assert len(scripted.posts()) == 1  # a refusal is not retried
+
+
+def test_429_with_retry_after_is_honoured(front, scripted):
+    scripted.creates = [(429, {"Retry-After": "1"}, {"code": 429, "message": "slow down"}), created("t-429")]
+    scripted.queries = [queried("t-429", 2, scripted.base + "/v.mp4")]
+    job = ended(front, submit_job(front.base, seed=22))
+    assert job["status"] == "succeeded", job
+    posts = scripted.posts()
+    assert len(posts) == 2 and posts[0][2]["Idempotency-Key"] == posts[1][2]["Idempotency-Key"]
+    errors = [a for a in job["metadata"]["upstream"]["attempts"] if a["outcome"] == "error"]
+    assert errors[0]["status_code"] == 429 and errors[0]["retry_after_s"] == 1.0
+    assert posts[1][4] - posts[0][4] >= 0.95  # the backoff alone would be 0.1 s
+
+
+def test_500_then_success_and_the_key_goes_only_in_the_header(front, scripted, tmp_path):
+    scripted.creates = [(500, {}, {"code": 500, "message": "boom"}), (502, {}, b"bad gateway"), created("t-500")]
+    scripted.queries = [queried("t-500", 1), queried("t-500", 2, scripted.base + "/v.mp4")]
+    job = ended(front, submit_job(front.base, seed=23))
+    assert job["status"] == "succeeded", job
+    assert [a["outcome"] for a in job["metadata"]["upstream"]["attempts"]].count("error") == 2
+    post = scripted.posts()[-1]
+    assert post[2]["Authorization"] == f"Bearer {UPSTREAM_KEY}"
+    assert post[3]["model"] == JOB_MODEL and post[3]["args"]["image"].startswith("data:image/png;base64,")
+    data = wait_job(front.base, job["id"])
+    info = decoded(data["result"]["videos"][0]["url"], tmp_path)
+    assert (info.frames, info.width, info.height) == (24, 320, 240)  # what the upstream made, checked
+    assert data["result"]["videos"][0]["width"] == 320
+
+
+def test_a_hang_past_the_timeout_fails_the_job(front, scripted, routes):
+    write_routes(routes, upstream_route(JOB_MODEL, "shortapi", scripted.base, "timeout_s = 1.5"))
+    scripted.creates = [created("t-hang")]
+    scripted.queries = [queried("t-hang", 1)]
+    job = ended(front, submit_job(front.base, seed=24))
+    assert job["status"] == "failed" and job["refunded"] is True
+    assert "t-hang gave no result within 1.5 s" in job["error"]["message"]
+
+
+def test_a_result_url_that_404s_fails_visibly_with_the_upstream_id(front, scripted):
+    scripted.creates = [created("t-404")]
+    scripted.queries = [queried("t-404", 2, scripted.base + "/missing.mp4")]
+    job = ended(front, submit_job(front.base, seed=25))
+    assert job["status"] == "failed" and "t-404" in job["error"]["message"]
+    assert "HTTP 404" in job["error"]["message"]
+
+
+def test_a_result_that_is_not_an_mp4_fails_visibly_with_the_upstream_id(front, scripted):
+    scripted.files["/bad.mp4"] = b"<html>this is not a video</html>" * 10
+    scripted.creates = [created("t-bad")]
+    scripted.queries = [queried("t-bad", 2, scripted.base + "/bad.mp4")]
+    job = ended(front, submit_job(front.base, seed=26))
+    assert job["status"] == "failed" and job["refunded"] is True
+    assert "t-bad" in job["error"]["message"] and "not a video" in job["error"]["message"]
+
+
+def test_an_upstream_that_loses_the_task_gets_it_again(front, scripted):
+    scripted.creates = [created("t-lost"), created("t-found")]
+    scripted.queries = [(404, {}, {"code": 404, "message": "no such job"}),
+                        queried("t-found", 2, scripted.base + "/v.mp4")]
+    job = ended(front, submit_job(front.base, seed=27))
+    assert job["status"] == "succeeded", job
+    keys = [p[2]["Idempotency-Key"] for p in scripted.posts()]
+    assert len(keys) == 2 and keys[0] != keys[1]  # a new task, not the lost one again
+    up = job["metadata"]["upstream"]
+    assert up["upstream_id"] == "t-found" and any(a["outcome"] == "lost" for a in up["attempts"])

@@ -76,7 +76,7 @@ class FakeUpstream:
         self.creates: list[Reply | Callable[[int], Reply]] = []
         self.queries: list[Reply | Callable[[int], Reply]] = []
         self.files: dict[str, bytes] = {}
-        self.requests: list[tuple[str, str, dict[str, str], Any]] = []
+        self.requests: list[tuple[str, str, dict[str, str], Any, float]] = []  # ..., monotonic time
         self.hang_s = 0.0
         outer = self
 
@@ -100,7 +100,7 @@ class FakeUpstream:
 
             def do_GET(self) -> None:
                 path = self.path.split("?")[0]
-                outer.requests.append(("GET", self.path, dict(self.headers), None))
+                outer.requests.append(("GET", self.path, dict(self.headers), None, time.monotonic()))
                 if path in outer.files:
                     self._reply((200, {"content-type": "video/mp4"}, outer.files[path]))
                 elif path == "/api/v1/job/query":
@@ -111,7 +111,7 @@ class FakeUpstream:
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"null")
-                outer.requests.append(("POST", self.path, dict(self.headers), body))
+                outer.requests.append(("POST", self.path, dict(self.headers), body, time.monotonic()))
                 if outer.hang_s:
                     time.sleep(outer.hang_s)
                 n = sum(1 for r in outer.requests if r[0] == "POST") - 1
@@ -122,7 +122,7 @@ class FakeUpstream:
         self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
-    def posts(self) -> list[tuple[str, str, dict[str, str], Any]]:
+    def posts(self) -> list[tuple[str, str, dict[str, str], Any, float]]:
         return [r for r in self.requests if r[0] == "POST"]
 
     def close(self) -> None:
@@ -139,3 +139,26 @@ def queried(job_id: str, status: int, url: str | None = None, error: dict[str, s
     return (200, {}, {"code": 0, "message": "success", "data": {
         "job_id": job_id, "status": status, "progress": 50, "amount": "0.05", "refunded": False,
         "error": error, "result": result}})
+
+
+def small_mp4(path: Path, frames: int = 24) -> bytes:
+    """A real 1 s 320x240 H.264 clip, what a well-behaved upstream returns."""
+    import numpy as np
+
+    from stillmotion.media.video import VideoWriter, rgb_to_yuv_frame
+
+    with VideoWriter(path, 320, 240, 24, mode="turbo") as writer:
+        for i in range(frames):
+            frame = np.full((240, 320, 3), (i * 10) % 255, np.uint8)
+            writer.write_frame(rgb_to_yuv_frame(frame))
+    return path.read_bytes()
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 30, every: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = check()
+        if got:
+            return got
+        time.sleep(every)
+    raise TimeoutError("condition not met")
