@@ -22,6 +22,7 @@ from tests.e2e.upstream_support import (
 )
 
 FRONT_ENV = dict(UPSTREAM_KEY=UPSTREAM_KEY, STILLMOTION_UPSTREAM_POLL_S="0.2", STILLMOTION_UPSTREAM_BACKOFF_S="0.1",
+                 STILLMOTION_UPSTREAM_MAX_TRIES="3",
                  STILLMOTION_UPSTREAM_REQUEST_TIMEOUT_S="2", STILLMOTION_LOG_LEVEL="info")
 
 
@@ -189,3 +190,75 @@ def test_an_upstream_that_loses_the_task_gets_it_again(front, scripted):
     assert len(keys) == 2 and keys[0] != keys[1]  # a new task, not the lost one again
     up = job["metadata"]["upstream"]
     assert up["upstream_id"] == "t-found" and any(a["outcome"] == "lost" for a in up["attempts"])
+
+
+def test_worker_killed_right_after_the_upstream_create_adopts_its_task(upstream, tmp_path):
+    """The front dies (SIGKILL, by its test hook) between the upstream create and storing the id;
+    after a restart the same Idempotency-Key finds that task: one upstream task, charged once."""
+    routes = tmp_path / "routes.toml"
+    write_routes(routes, upstream_route(JOB_MODEL, "shortapi", upstream.base))
+    data = tmp_path / "front" / "data"
+    data.parent.mkdir()
+    env = dict(FRONT_ENV, STILLMOTION_ROUTES_FILE=str(routes))
+    before = {j["id"] for j in upstream_jobs(upstream.base)}
+    first = Service(data, "--workers", "1", STILLMOTION_UPSTREAM_TEST_KILL_AFTER_CREATE="true", **env)
+    job_id = submit_job(first.base, seed=31)
+    first.proc.wait(timeout=30)
+    assert first.proc.returncode == -signal.SIGKILL
+    first.stop()
+    made = [j for j in upstream_jobs(upstream.base) if j["id"] not in before]
+    assert len(made) == 1  # the create happened; its id was never stored
+
+    second = Service(data, "--workers", "1", **env)
+    try:
+        job = wait_v1(second.base, job_id, timeout=90)
+        assert job["status"] == "succeeded", job
+        assert job["metadata"]["upstream"]["upstream_id"] == made[0]["id"]  # adopted, not made again
+        assert [j["id"] for j in upstream_jobs(upstream.base) if j["id"] not in before] == [made[0]["id"]]
+        usage = requests.get(f"{second.base}/v1/usage", headers=auth(), timeout=10).json()
+        lines = [line for line in usage["ledger"] if line["job_id"] == job_id]
+        assert [line["kind"] for line in lines] == ["charge"]
+    finally:
+        second.stop()
+
+
+def test_fallback_from_a_failing_provider_to_a_second_then_to_local_motion(front, fake, routes, tmp_path):
+    second = FakeUpstream()
+    try:
+        fake.creates, fake.queries, fake.requests = [(503, {}, {"code": 503, "message": "overloaded"})], [], []
+        second.creates = [created("t-second")]
+        second.queries = [queried("t-second", 3, error={"code": "GenerationFailure", "message": "NSFW"})]
+        write_routes(routes, upstream_route(JOB_MODEL, "shortapi", fake.base, (
+            f'fallbacks = [{{ engine = "upstream", provider = "shortapi", name = "second", base_url = "{second.base}", '
+            'api_key_env = "UPSTREAM_KEY" }, { engine = "motion" }]')))
+        job_id = submit_job(front.base, seed=41)
+        job = ended(front, job_id, timeout=90)
+        assert job["status"] == "succeeded", job
+        up = job["metadata"]["upstream"]
+        assert up["state"] == "local" and up["provider"] == "motion"
+        steps = [(a["provider"], a["action"], a["outcome"]) for a in up["attempts"]]
+        assert steps.count(("shortapi", "create", "error")) == 3  # STILLMOTION_UPSTREAM_MAX_TRIES
+        assert ("shortapi", "fallback", "to second") in steps and ("second", "create", "created") in steps
+        assert ("second", "poll", "failed") in steps and ("second", "fallback", "to motion") in steps
+        data = wait_job(front.base, job_id)
+        assert decoded(data["result"]["videos"][0]["url"], tmp_path).frames == 24  # made here, by motion
+    finally:
+        second.close()
+
+
+def test_cancel_is_not_forwardable_so_the_job_ends_here_and_the_result_is_discarded(front, scripted):
+    scripted.creates = [created("t-cancel", amount="0.07")]
+    scripted.queries = [queried("t-cancel", 1, amount="0.07")]
+    job_id = submit_job(front.base, seed=51)
+    wait_for(lambda: (v1_job(front.base, job_id)["metadata"].get("upstream") or {}).get("state") == "polling")
+    r = requests.post(f"{front.base}/v1/jobs/{job_id}/cancel", headers=auth(), timeout=10)
+    assert r.status_code == 200, r.text
+    scripted.queries = [queried("t-cancel", 2, scripted.base + "/v.mp4")]  # the late result
+    up = wait_for(lambda: (v1_job(front.base, job_id)["metadata"]["upstream"]
+                           if v1_job(front.base, job_id)["metadata"]["upstream"]["state"] == "canceled" else None))
+    job = v1_job(front.base, job_id)
+    assert job["status"] == "canceled" and job["refunded"] is True and job["output"] is None
+    assert up["cost"]["amount"] == "0.07"  # what the upstream charged stays recorded
+    assert any(a["action"] == "cancel" and a["outcome"].startswith("not forwardable") for a in up["attempts"])
+    time.sleep(1)
+    assert v1_job(front.base, job_id)["status"] == "canceled"

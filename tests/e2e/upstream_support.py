@@ -134,10 +134,11 @@ def created(job_id: str, amount: str = "0.05") -> Reply:
     return (200, {}, {"code": 0, "message": "success", "data": {"job_id": job_id, "amount": amount}, "job_id": job_id})
 
 
-def queried(job_id: str, status: int, url: str | None = None, error: dict[str, str] | None = None) -> Reply:
+def queried(job_id: str, status: int, url: str | None = None, error: dict[str, str] | None = None,
+            amount: str = "0.05") -> Reply:
     result = {"videos": [{"url": url}]} if url else None
     return (200, {}, {"code": 0, "message": "success", "data": {
-        "job_id": job_id, "status": status, "progress": 50, "amount": "0.05", "refunded": False,
+        "job_id": job_id, "status": status, "progress": 50, "amount": amount, "refunded": False,
         "error": error, "result": result}})
 
 
