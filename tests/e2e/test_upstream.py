@@ -262,3 +262,50 @@ def test_cancel_is_not_forwardable_so_the_job_ends_here_and_the_result_is_discar
     assert any(a["action"] == "cancel" and a["outcome"].startswith("not forwardable") for a in up["attempts"])
     time.sleep(1)
     assert v1_job(front.base, job_id)["status"] == "canceled"
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def test_200_in_flight_with_one_render_worker_leave_render_slots_free(tmp_path, fake):
+    """200 upstream jobs wait on a slow upstream while a local job runs at once; then all complete,
+    each created upstream exactly once, and the front's memory stays bounded."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import threading
+
+    release = threading.Event()
+    fake.requests, fake.hang_s = [], 0.0
+    fake.creates = [lambda n: created(f"t-many-{n}")]
+    fake.queries = [lambda n: queried("t-many", 2, fake.base + "/v.mp4") if release.is_set() else queried("t-many", 1)]
+    routes = tmp_path / "routes.toml"
+    write_routes(routes, upstream_route(JOB_MODEL, "shortapi", fake.base))
+    (tmp_path / "front").mkdir()
+    env = dict(FRONT_ENV, STILLMOTION_ROUTES_FILE=str(routes), STILLMOTION_UPSTREAM_POLL_S="1.0",
+               STILLMOTION_UPSTREAM_POLLERS="16", STILLMOTION_LOG_LEVEL="warning")
+    svc = Service(tmp_path / "front" / "data", "--workers", "1", **env)
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            ids = list(pool.map(lambda i: submit_job(svc.base, seed=1000 + i), range(200)))
+        wait_for(lambda: len(fake.posts()) >= 200, timeout=120, every=0.5)
+        r = requests.post(f"{svc.base}/v3/async/{ASYNC_MODEL}", json=async_body(seed=99), headers=auth(), timeout=30)
+        local = wait_v1(svc.base, r.json()["task_id"], timeout=60)
+        assert local["status"] == "succeeded" and "upstream" not in local["metadata"]
+        waiting = [v1_job(svc.base, i)["status"] for i in ids[:20]]
+        assert waiting == ["processing"] * 20  # still waiting upstream: the local job did not queue behind them
+        metrics = requests.get(f"{svc.base}/metrics", timeout=10).text
+        assert 'stillmotion_upstream_in_flight{provider="shortapi",state="polling"}' in metrics
+        assert rss_mb(svc.proc.pid) < 700
+        release.set()
+        for job_id in ids:
+            assert wait_v1(svc.base, job_id, timeout=240, poll_s=0.5)["status"] == "succeeded"
+        assert len(fake.posts()) == 200  # each created exactly once
+        assert len({p[2]["Idempotency-Key"] for p in fake.posts()}) == 200
+        assert rss_mb(svc.proc.pid) < 700
+    finally:
+        svc.stop()
+    assert UPSTREAM_KEY not in Path(svc.log.name).read_text()
