@@ -1,0 +1,164 @@
+"""Upstream parts on their own: routes, providers' readings, Retry-After, breaker, rate limit,
+what a create sends (data URIs within the provider's limit, signed URLs with a public URL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from email.utils import format_datetime
+
+import pytest
+
+from stillmotion.catalog import Catalog
+from stillmotion.errors import FieldInvalid
+from stillmotion.jobs import Job, JobStatus
+from stillmotion.routing import parse_route
+from stillmotion.storage import ArtifactStore
+from stillmotion.upstream.health import Breaker, RateLimit
+from stillmotion.upstream.hops import Hop, KeyMissing, chain, create_args, token
+from stillmotion.upstream.poller import retry_after_s
+from stillmotion.upstream.providers import get_provider
+from stillmotion.upstream.providers.base import field_of
+
+ROUTE = {"model": "vidu/vidu-q3/image-to-video", "engine": "upstream", "provider": "shortapi",
+         "base_url": "http://127.0.0.1:9", "api_key_env": "SOME_KEY"}
+
+
+def test_an_upstream_route_keeps_where_the_key_is_never_the_key() -> None:
+    route = parse_route({**ROUTE, "upstream_model": "vidu-q3", "max_in_flight": 3, "requests_per_minute": 60,
+                         "timeout_s": 30, "fallbacks": [{"engine": "upstream", "provider": "novita",
+                                                          "api_key_file": "/run/k"}, {"engine": "motion"}]}, "r", {})
+    config = route.config()
+    assert config == {"engine": "upstream", "provider": "shortapi", "base_url": "http://127.0.0.1:9",
+                      "api_key_env": "SOME_KEY", "upstream_model": "vidu-q3", "max_in_flight": 3,
+                      "requests_per_minute": 60, "timeout_s": 30.0,
+                      "fallbacks": [{"engine": "upstream", "provider": "novita", "base_url": "https://api.novita.ai",
+                                     "api_key_file": "/run/k"}, {"engine": "motion"}]}
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"provider": "nope"}, "provider, one of shortapi, novita, highway"),
+    ({"api_key": "sk-123"}, "never put the key in the routes file"),
+    ({"api_key_file": "/k"}, "not both"),
+    ({"provider": "highway", "base_url": None}, "highway has no default"),
+    ({"max_in_flight": 0}, "max_in_flight must be >= 1"),
+    ({"timeout_s": -1}, "timeout_s must be > 0"),
+    ({"fallbacks": [{"engine": "motion", "fallbacks": []}]}, "a fallback has no fallbacks"),
+    ({"fallbacks": [{"engine": "upstream"}]}, "fallbacks[0]: an upstream route needs provider"),
+])
+def test_bad_upstream_routes_are_refused_at_load(change, message) -> None:
+    entry = {**ROUTE, **change}
+    entry = {k: v for k, v in entry.items() if v is not None}
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        parse_route(entry, "r", {})
+
+
+def test_job_provider_reads_create_and_query_answers() -> None:
+    p = get_provider("shortapi")
+    req = p.create("m", {"prompt": "x"}, "sm-j-0")
+    assert (req.method, req.path, req.headers, req.json) == ("POST", "/api/v1/job/create", {"Idempotency-Key": "sm-j-0"},
+                                                             {"model": "m", "args": {"prompt": "x"}})
+    made = p.created({"code": 0, "data": {"job_id": "u1", "amount": "0.112"}})
+    assert made.upstream_id == "u1" and made.cost == {"amount": "0.112", "currency": "USD"}
+    done = p.status({"data": {"status": 2, "amount": "0.112", "result": {"videos": [{"url": "http://v", "cover_url": "http://c"}]}}})
+    assert (done.state, done.video_url, done.cover_url) == ("succeeded", "http://v", "http://c")
+    failed = p.status({"data": {"status": 3, "refunded": True, "amount": "1", "error": {"code": "X", "message": "y"}}})
+    assert failed.state == "failed" and failed.error == "X: y" and failed.cost == {"amount": "1", "currency": "USD",
+                                                                                   "refunded": True}
+    with pytest.raises(ValueError):
+        p.status({"data": {"status": 9}})
+    refusal = p.refusal(400, {"code": 400, "message": "args.duration: must be 1-16, got 99"})
+    assert refusal.field == "args.duration" and refusal.status == 400
+    assert p.cancel("u1") is None
+
+
+def test_async_provider_reads_create_and_query_answers() -> None:
+    p = get_provider("novita")
+    req = p.create("vidu-q3-pro-i2v", {"prompt": "x"}, "t")
+    assert req.path == "/v3/async/vidu-q3-pro-i2v" and req.json == {"prompt": "x"}
+    assert p.created({"task_id": "abc"}).upstream_id == "abc"
+    with pytest.raises(ValueError):
+        p.created({})
+    ok = p.status({"task": {"status": "TASK_STATUS_SUCCEED"}, "videos": [{"video_url": "http://v"}]})
+    assert ok.state == "succeeded" and ok.video_url == "http://v"
+    assert p.status({"task": {"status": "TASK_STATUS_FAILED", "reason": "canceled"}}).state == "canceled"
+    assert p.status({"task": {"status": "TASK_STATUS_PROCESSING", "progress_percent": 40}}).progress == 40
+    assert get_provider("highway") is p
+
+
+def test_retry_after_as_seconds_or_a_date() -> None:
+    assert retry_after_s("3") == 3.0 and retry_after_s(None) is None and retry_after_s("soon") is None
+    later = datetime.now(UTC) + timedelta(seconds=30)
+    assert 25 < retry_after_s(format_datetime(later, usegmt=True)) <= 30  # type: ignore[operator]
+
+
+def test_field_of_reads_stillmotion_messages() -> None:
+    assert field_of("images[0]: too small") == "images[0]" and field_of("something broke: x y") is None
+
+
+def test_breaker_opens_after_failures_and_half_opens_after_cooldown() -> None:
+    now = [0.0]
+    b = Breaker(3, 10, clock=lambda: now[0])
+    for _ in range(2):
+        b.failure("a")
+    assert not b.is_open("a")
+    b.failure("a")
+    assert b.is_open("a") and not b.is_open("b")
+    now[0] = 11
+    assert not b.is_open("a")  # half-open: one more failure opens it again
+    b.failure("a")
+    assert b.is_open("a")
+    b.success("a")
+    assert not b.is_open("a")
+
+
+def test_rate_limit_per_minute() -> None:
+    now = [0.0]
+    r = RateLimit(clock=lambda: now[0])
+    assert [r.wait_s("p", 2) for _ in range(2)] == [0.0, 0.0]
+    assert r.wait_s("p", 2) == pytest.approx(60)
+    assert r.wait_s("q", 2) == 0.0 and r.wait_s("p", None) == 0.0
+    now[0] = 60.5
+    assert r.wait_s("p", 2) == 0.0
+
+
+def _job(tmp_path, artifacts: ArtifactStore, size: int, route: dict | None = None) -> Job:
+    key = artifacts.put_input(b"\x89PNG" + b"0" * size, f"abc{size}", "png")
+    return Job(id="j1", owner="o", model="vidu/vidu-q3/image-to-video", dialect="job", status=JobStatus.PROCESSING,
+               progress=0, amount=Decimal("0.1"), refunded=False,
+               args={"mode": "turbo", "prompt": "p", "image": "data:image/png;base64,AAAA...(99 chars)",
+                     "duration": 1, "resolution": "540p", "_ignored": ["x"]},
+               spec={"image": key, "duration": 1}, seed=1, created_at=datetime.now(UTC), engine="upstream",
+               route=route or {"engine": "upstream", "provider": "shortapi", "base_url": "http://u",
+                               "fallbacks": [{"engine": "motion"}]})
+
+
+def test_create_args_inline_within_the_limit_and_refuse_naming_the_field(tmp_path) -> None:
+    artifacts = ArtifactStore(tmp_path, b"s", "http://front")
+    catalog = Catalog.load(None)
+    provider = get_provider("shortapi")
+    args = create_args(_job(tmp_path, artifacts, 100), catalog, artifacts, provider, None)
+    assert args["image"].startswith("data:image/png;base64,iVBO") and "_ignored" not in args
+    assert args["prompt"] == "p" and args["duration"] == 1
+    with pytest.raises(FieldInvalid, match="image: .* over the .* shortapi takes inline.*STILLMOTION_PUBLIC_URL"):
+        create_args(_job(tmp_path, artifacts, provider.max_inline_bytes + 1), catalog, artifacts, provider, None)
+    signed = create_args(_job(tmp_path, artifacts, provider.max_inline_bytes + 1), catalog, artifacts, provider,
+                         "http://front")
+    assert signed["image"].startswith("http://front/files/inputs/abc10485761.png?expires=")
+
+
+def test_chain_tokens_and_keys(tmp_path, monkeypatch) -> None:
+    artifacts = ArtifactStore(tmp_path, b"s", "http://front")
+    hops = chain(_job(tmp_path, artifacts, 1))
+    assert [h.label for h in hops] == ["shortapi", "motion"] and hops[1].local and hops[1].local_route() is None
+    assert token("j", 0) == "sm-j-0" and token("j", 1, 2) == "sm-j-1-r2"
+    hop = Hop("upstream", {"provider": "shortapi", "api_key_env": "UP_KEY_T"})
+    monkeypatch.delenv("UP_KEY_T", raising=False)
+    with pytest.raises(KeyMissing) as info:
+        hop.key()
+    assert "UP_KEY_T" in str(info.value)
+    monkeypatch.setenv("UP_KEY_T", " k-1 \n")
+    assert hop.key() == "k-1"
+    (tmp_path / "key").write_text("k-2\n")
+    assert Hop("upstream", {"provider": "novita", "api_key_file": str(tmp_path / "key")}).key() == "k-2"
+    assert Hop("upstream", {"provider": "novita", "name": "nv-eu"}).label == "nv-eu"
