@@ -147,6 +147,7 @@ class Poller:
                                    trust_env=False)
         self.pool = ThreadPoolExecutor(settings.upstream_pollers, thread_name_prefix="upstream")
         self._busy = 0
+        self._creating: dict[str, int] = {}  # creates in progress per provider (max_in_flight)
         self._lock = threading.Lock()
 
     # -- the loop ---------------------------------------------------------------------------
@@ -217,10 +218,27 @@ class Poller:
             s.note("create", "skipped: circuit open")
             self._advance(s, f"upstream {s.label} is cooling down after repeated failures")
             return
-        limit = hop.config.get("max_in_flight")
-        if limit and self.db.upstream.in_flight(s.label) >= int(limit):
-            self._save(s, next_at=utcnow() + timedelta(seconds=self.settings.upstream_poll_s))
+        if not self._reserve(s.label, hop.config.get("max_in_flight")):
+            self._save(s, next_at=utcnow() + timedelta(seconds=max(0.5, self.settings.upstream_poll_s)))
             return
+        try:
+            self._create(s)
+        finally:
+            with self._lock:
+                self._creating[s.label] -= 1
+
+    def _reserve(self, label: str, limit: Any) -> bool:
+        """Room under the provider's `max_in_flight`: tasks created upstream (the database, every
+        process) plus the creates this process is making now (another process's creates in
+        progress can overshoot by those, briefly)."""
+        with self._lock:
+            if limit and self.db.upstream.in_flight(label) + self._creating.get(label, 0) >= int(limit):
+                return False
+            self._creating[label] = self._creating.get(label, 0) + 1
+            return True
+
+    def _create(self, s: Step) -> None:
+        hop, task = s.hop, s.task
         wait = self.rate.wait_s(s.label, hop.config.get("requests_per_minute"))
         if wait:
             self._save(s, next_at=utcnow() + timedelta(seconds=wait))
