@@ -577,6 +577,17 @@ class MemoryUpstream:
             return True
 
 
+    def money(self, owner: str | None = None) -> list[dict[str, Any]]:
+        out = []
+        with self._s.lock:
+            for t, _ in self._s.upstream.values():
+                job = self._s.jobs[t.job_id].job
+                if owner is None or job.owner == owner:
+                    out.append({"owner": job.owner, "amount": job.amount, "refunded": job.refunded,
+                                "provider": t.provider, "cost": t.cost})
+        return out
+
+
 class MemoryDatabase:
     """Implements `jobs.repository.Database` in memory; `clock` makes time a test's to move."""
 

@@ -147,6 +147,10 @@ class UpstreamRepository(Protocol):
                  public: dict[str, Any]) -> bool:
         """End the task as `local` and put its job back in the queue for a render engine."""
 
+    def money(self, owner: str | None = None) -> list[dict[str, Any]]:
+        """Per upstream job: owner, amount (the client's price), refunded, provider (the last
+        hop's), cost (the upstream's reported cost, `{amount, currency, items}`)."""
+
 
 class Database(Protocol):
     jobs: JobRepository

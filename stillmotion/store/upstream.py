@@ -144,3 +144,12 @@ class SqlUpstream:
                 return False
             set_public(conn, job_id, public)
             return True
+
+    def money(self, owner: str | None = None) -> list[dict[str, Any]]:
+        with read_tx(self._engine) as conn:
+            stmt = (select(jobs.c.owner, jobs.c.amount, jobs.c.refunded, T.provider, T.cost)
+                    .select_from(upstream_tasks.join(jobs, jobs.c.id == T.job_id)))
+            if owner is not None:
+                stmt = stmt.where(jobs.c.owner == owner)
+            return [{"owner": r.owner, "amount": r.amount, "refunded": bool(r.refunded), "provider": r.provider,
+                     "cost": r.cost} for r in conn.execute(stmt)]

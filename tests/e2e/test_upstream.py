@@ -6,15 +6,19 @@ misbehave. The front's logs and bodies are searched for the upstream key at the 
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import requests
 
 from stillmotion.media.video import probe
-from tests.helpers import KEY, Service, auth, wait_job, wait_v1
+from tests.helpers import ROOT, Service, auth, wait_job, wait_v1
 
 from tests.e2e.upstream_support import (
     ASYNC_MODEL, JOB_MODEL, UPSTREAM_KEY, FakeUpstream, async_body, created, queried, small_mp4, submit_job,
@@ -51,6 +55,10 @@ def front(tmp_path_factory, routes, upstream):
     assert UPSTREAM_KEY not in log, "the upstream key leaked into the front's log"
 
 
+def front_data(svc: Service) -> Path:
+    return Path(svc.proc.args[svc.proc.args.index("--data-dir") + 1])
+
+
 def decoded(url: str, tmp_path: Path):
     out = tmp_path / "got.mp4"
     r = requests.get(url, timeout=30)
@@ -77,6 +85,13 @@ def test_shortapi_through_the_job_dialect(front, upstream, routes, tmp_path):
     assert meta["cost"]["amount"] == ups[0]["amount"]  # the upstream's own price, as it reported it
     body = requests.get(f"{front.base}/v1/jobs/{job_id}", headers=auth(), timeout=10).text
     assert UPSTREAM_KEY not in body and upstream.base not in body
+    usage = requests.get(f"{front.base}/v1/usage", headers=auth(), timeout=10).json()
+    line = next(u for u in usage["upstream"] if u["provider"] == "shortapi")
+    assert line["jobs"] >= 1 and Decimal(line["margin"]) == Decimal(line["price"]) - Decimal(line["cost"])
+    assert Decimal(line["cost"]) >= Decimal(ups[0]["amount"])
+    cli = subprocess.run([sys.executable, "-m", "stillmotion.cli", "usage", "--data-dir", str(front_data(front))],
+                         capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert cli.returncode == 0 and "\tshortapi\t" in cli.stdout, cli.stderr
 
 
 def test_novita_through_the_async_dialect(front, upstream, routes, tmp_path):

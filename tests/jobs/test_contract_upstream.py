@@ -147,3 +147,15 @@ def test_save_can_hold_the_lease(db: Database, make_job: Callable[..., Job], clo
     clock.wait_past(LEASE)
     assert db.upstream.claim("q", 30, 10) == []  # still held
     assert db.upstream.save(task.job_id, "p", state="done")
+
+
+def test_money_rows_join_job_price_and_upstream_cost(db: Database, make_job: Callable[..., Job]) -> None:
+    made = make_job(engine="upstream", owner="k1")
+    make_job(engine="upstream", owner="k2")
+    task = must(db.upstream.start(ANY, provider_of))
+    db.upstream.claim("p", 30, 1)
+    cost = {"amount": "0.3", "currency": "USD", "items": [{"provider": "shortapi", "upstream_id": "u", "amount": "0.3"}]}
+    assert db.upstream.save(task.job_id, "p", cost=cost)
+    rows = db.upstream.money("k1")
+    assert rows == [{"owner": "k1", "amount": made.amount, "refunded": False, "provider": "shortapi", "cost": cost}]
+    assert db.upstream.money("k2") == [] and len(db.upstream.money()) == 1

@@ -162,3 +162,24 @@ def test_chain_tokens_and_keys(tmp_path, monkeypatch) -> None:
     (tmp_path / "key").write_text("k-2\n")
     assert Hop("upstream", {"provider": "novita", "api_key_file": str(tmp_path / "key")}).key() == "k-2"
     assert Hop("upstream", {"provider": "novita", "name": "nv-eu"}).label == "nv-eu"
+
+
+def test_margins_per_key_and_provider() -> None:
+    from stillmotion.upstream.money import margins
+
+    rows = [
+        {"owner": "k1", "amount": Decimal("0.50"), "refunded": False, "provider": "shortapi",
+         "cost": {"items": [{"provider": "shortapi", "upstream_id": "a", "amount": "0.30"}]}},
+        {"owner": "k1", "amount": Decimal("0.50"), "refunded": True, "provider": "shortapi",
+         "cost": {"items": [{"provider": "shortapi", "upstream_id": "b", "amount": "0.30"}]}},
+        {"owner": "k1", "amount": Decimal("1.00"), "refunded": False, "provider": "motion",
+         "cost": {"items": [{"provider": "novita", "upstream_id": "c", "amount": "0.20"},
+                            {"provider": "shortapi", "upstream_id": "d", "amount": "0.10", "refunded": True}]}},
+        {"owner": "k2", "amount": Decimal("0.25"), "refunded": False, "provider": "novita", "cost": None},
+    ]
+    assert margins(rows) == [
+        {"owner": "k1", "provider": "motion", "jobs": 1, "price": "1.00", "cost": "0.00", "margin": "1.00"},
+        {"owner": "k1", "provider": "novita", "jobs": 0, "price": "0.00", "cost": "0.20", "margin": "-0.20"},
+        {"owner": "k1", "provider": "shortapi", "jobs": 2, "price": "0.50", "cost": "0.60", "margin": "-0.10"},
+        {"owner": "k2", "provider": "novita", "jobs": 1, "price": "0.25", "cost": "0.00", "margin": "0.25"},
+    ]
