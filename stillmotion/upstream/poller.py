@@ -149,6 +149,7 @@ class Poller:
         self._busy = 0
         self._creating: dict[str, int] = {}  # creates in progress per provider (max_in_flight)
         self._lock = threading.Lock()
+        self._freed = threading.Event()  # a step ended: a thread is free
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -162,8 +163,13 @@ class Poller:
                 log.exception("upstream poller: claim failed")
                 stop.wait(1.0)
                 continue
-            if not worked:
-                stop.wait(self.settings.poll_interval_s)
+            if worked:
+                continue
+            if self._busy >= self.settings.upstream_pollers:  # all threads busy: go on when one is free
+                self._freed.wait(self.settings.poll_interval_s)
+                self._freed.clear()
+            else:  # nothing due: look again within a poll interval (the sooner of the two settings)
+                stop.wait(max(0.02, min(self.settings.poll_interval_s, self.settings.upstream_poll_s)))
         self.pool.shutdown(wait=True, cancel_futures=True)
         self.client.close()
 
@@ -194,6 +200,7 @@ class Poller:
             observability.JOB_ID.reset(ctx)
             with self._lock:
                 self._busy -= 1
+            self._freed.set()
 
     def step(self, task: UpstreamTask) -> None:
         """One move of one task: whatever its state calls for."""
@@ -304,7 +311,8 @@ class Poller:
         if status.state in ("queued", "running"):
             if status.progress is not None and status.progress != s.job.progress:
                 self.db.jobs.heartbeat(s.job.id, UPSTREAM_HOLDER, JOB_LEASE_S, min(99, int(status.progress)), None)
-            self._save(s, state="polling", tries=0, public_state="polling",
+            changed = task.state != "polling" or task.tries or s.cost != task.cost
+            self._save(s, state="polling", tries=0, public_state="polling", quiet=not changed,
                        next_at=utcnow() + timedelta(seconds=self.settings.upstream_poll_s))
         elif status.state == "succeeded" and status.video_url:
             self._mirror(s, status)
@@ -449,10 +457,14 @@ class Poller:
 
     # -- I/O --------------------------------------------------------------------------------
 
-    def _save(self, s: Step, public_state: str | None = None, public_hop: int | None = None, **changes: Any) -> None:
-        """Write the step's changes with its attempts and cost; the job's metadata follows."""
+    def _save(self, s: Step, public_state: str | None = None, public_hop: int | None = None, quiet: bool = False,
+              **changes: Any) -> None:
+        """Write the step's changes with its attempts and cost; the job's metadata follows
+        (`quiet`: nothing it shows changed, e.g. one more poll of a running task)."""
         public: dict[str, Any] | None = None  # done / failed: written with the job's final transition
-        if public_state is not None:
+        if quiet:
+            pass
+        elif public_state is not None:
             public = s.public(public_state, hop=public_hop,
                               upstream_id=changes.get("upstream_id", s.task.upstream_id))
         elif changes.get("state") not in ("done", "failed"):

@@ -81,6 +81,8 @@ class FakeUpstream:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive: the poller's connection pool is used as in life
+
             def log_message(self, *args: Any) -> None:
                 pass
 
