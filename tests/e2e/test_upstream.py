@@ -21,7 +21,7 @@ from stillmotion.media.video import probe
 from tests.helpers import ROOT, Service, auth, wait_job, wait_v1
 
 from tests.e2e.upstream_support import (
-    ASYNC_MODEL, JOB_MODEL, UPSTREAM_KEY, FakeUpstream, async_body, created, queried, small_mp4, submit_job,
+    ASYNC_MODEL, JOB_MODEL, UPSTREAM_KEY, FakeUpstream, async_body, created, job_body, queried, small_mp4, submit_job,
     upstream_jobs, upstream_route, v1_job, wait_for, write_routes,
 )
 
@@ -324,3 +324,19 @@ def test_200_in_flight_with_one_render_worker_leave_render_slots_free(tmp_path, 
     finally:
         svc.stop()
     assert UPSTREAM_KEY not in Path(svc.log.name).read_text()
+
+
+@pytest.mark.parametrize(("model", "provider", "make_input"), [
+    (JOB_MODEL, "shortapi", lambda: job_body(seed=61)["args"]),
+    (ASYNC_MODEL, "novita", lambda: async_body(seed=62)),
+])
+def test_each_provider_through_the_native_dialect(front, upstream, routes, tmp_path, model, provider, make_input):
+    write_routes(routes, upstream_route(model, provider, upstream.base))
+    r = requests.post(f"{front.base}/v1/jobs", json={"model": model, "input": make_input()}, headers=auth(), timeout=30)
+    assert r.status_code in (200, 201), r.text
+    job = wait_v1(front.base, r.json()["id"], timeout=120)
+    assert job["status"] == "succeeded", job
+    assert job["metadata"]["upstream"]["provider"] == provider
+    upstream_id = job["metadata"]["upstream"]["upstream_id"]
+    assert sum(1 for j in upstream_jobs(upstream.base) if j["id"] == upstream_id) == 1
+    assert decoded(job["output"]["video_url"], tmp_path).codec == "h264"
