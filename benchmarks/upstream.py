@@ -45,7 +45,8 @@ def run_job(base: str, key: str, seed: int) -> float:
     r.raise_for_status()
     job_id = r.json()["job_id"]
     while True:
-        data = requests.get(f"{base}/api/v1/job/query", params={"id": job_id}, headers=auth(key), timeout=10).json()["data"]
+        answer = requests.get(f"{base}/api/v1/job/query", params={"id": job_id}, headers=auth(key), timeout=10)
+        data = answer.json()["data"]
         if data["status"] >= 2:
             break
         time.sleep(0.05)

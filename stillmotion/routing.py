@@ -209,7 +209,8 @@ def _upstream_route(entry: Mapping[str, Any], where: str, model: str, modes: tup
                                here, registry)
         fallbacks.append(fallback.config() or {"engine": "motion"})
     return Route(engine="upstream", model=model, modes=modes, resolutions=resolutions, provider=provider,
-                 name=_field(entry, "name", str, where), base_url=base_url.rstrip("/"), api_key_env=key_env, api_key_file=key_file,
+                 name=_field(entry, "name", str, where), base_url=base_url.rstrip("/"), api_key_env=key_env,
+                 api_key_file=key_file,
                  upstream_model=_field(entry, "upstream_model", str, where), fallbacks=tuple(fallbacks),
                  timeout_s=float(timeout) if timeout is not None else None, **limits)
 

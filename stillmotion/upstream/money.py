@@ -57,5 +57,6 @@ def cmd_usage(settings: Any, key: str | None = None) -> int:
         db.close()
     print("key\tprovider\tjobs\tprice\tcost\tmargin (USD)")
     for m in rows:
-        print(f"{names.get(m['owner'], m['owner'])}\t{m['provider']}\t{m['jobs']}\t{m['price']}\t{m['cost']}\t{m['margin']}")
+        cells = (names.get(m["owner"], m["owner"]), m["provider"], m["jobs"], m["price"], m["cost"], m["margin"])
+        print("\t".join(str(c) for c in cells))
     return 0

@@ -119,7 +119,8 @@ class Step:
                 continue
         self.cost = {"amount": str(total), "currency": "USD", "items": items}
 
-    def public(self, state: str, hop: int | None = None, upstream_id: str | None = None, **extra: Any) -> dict[str, Any]:
+    def public(self, state: str, hop: int | None = None, upstream_id: str | None = None,
+               **extra: Any) -> dict[str, Any]:
         """`metadata.upstream` of the job: provider names and ids, never URLs or keys."""
         at = self.task.hop if hop is None else hop
         view = {"provider": self.hops[at].label, "hop": at, "state": state, "upstream_id": upstream_id,
@@ -432,7 +433,8 @@ class Poller:
         upstream reported stays recorded."""
         task = s.task
         if task.upstream_id and not s.hop.local and not s.hop.provider.can_cancel:
-            s.note("cancel", "not forwardable: canceled here, the result will be discarded", upstream_id=task.upstream_id)
+            s.note("cancel", "not forwardable: canceled here, the result will be discarded",
+                   upstream_id=task.upstream_id)
         else:
             self._forward_cancel(s)
         self._save(s, state="canceled", public_state="canceled")

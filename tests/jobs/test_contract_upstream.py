@@ -154,7 +154,8 @@ def test_money_rows_join_job_price_and_upstream_cost(db: Database, make_job: Cal
     make_job(engine="upstream", owner="k2")
     task = must(db.upstream.start(ANY, provider_of))
     db.upstream.claim("p", 30, 1)
-    cost = {"amount": "0.3", "currency": "USD", "items": [{"provider": "shortapi", "upstream_id": "u", "amount": "0.3"}]}
+    item = {"provider": "shortapi", "upstream_id": "u", "amount": "0.3"}
+    cost = {"amount": "0.3", "currency": "USD", "items": [item]}
     assert db.upstream.save(task.job_id, "p", cost=cost)
     rows = db.upstream.money("k1")
     assert rows == [{"owner": "k1", "amount": made.amount, "refunded": False, "provider": "shortapi", "cost": cost}]

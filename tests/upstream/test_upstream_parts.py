@@ -56,11 +56,12 @@ def test_bad_upstream_routes_are_refused_at_load(change, message) -> None:
 def test_job_provider_reads_create_and_query_answers() -> None:
     p = get_provider("shortapi")
     req = p.create("m", {"prompt": "x"}, "sm-j-0")
-    assert (req.method, req.path, req.headers, req.json) == ("POST", "/api/v1/job/create", {"Idempotency-Key": "sm-j-0"},
-                                                             {"model": "m", "args": {"prompt": "x"}})
+    assert (req.method, req.path, req.headers) == ("POST", "/api/v1/job/create", {"Idempotency-Key": "sm-j-0"})
+    assert req.json == {"model": "m", "args": {"prompt": "x"}}
     made = p.created({"code": 0, "data": {"job_id": "u1", "amount": "0.112"}})
     assert made.upstream_id == "u1" and made.cost == {"amount": "0.112", "currency": "USD"}
-    done = p.status({"data": {"status": 2, "amount": "0.112", "result": {"videos": [{"url": "http://v", "cover_url": "http://c"}]}}})
+    video = {"url": "http://v", "cover_url": "http://c"}
+    done = p.status({"data": {"status": 2, "amount": "0.112", "result": {"videos": [video]}}})
     assert (done.state, done.video_url, done.cover_url) == ("succeeded", "http://v", "http://c")
     failed = p.status({"data": {"status": 3, "refunded": True, "amount": "1", "error": {"code": "X", "message": "y"}}})
     assert failed.state == "failed" and failed.error == "X: y" and failed.cost == {"amount": "1", "currency": "USD",
