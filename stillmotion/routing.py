@@ -33,6 +33,7 @@ An upstream route sends the job to another generator (docs/upstream.md):
     max_in_flight = 50                       # optional limits
     requests_per_minute = 120
     timeout_s = 900
+    webhook_secret_env = "SHORTAPI_WEBHOOK_SECRET"  # optional: checks its callbacks' signatures
     fallbacks = [{ engine = "upstream", provider = "novita", api_key_env = "NOVITA_KEY" },
                  { engine = "motion" }]
 
@@ -88,6 +89,7 @@ class Route:
     max_in_flight: int | None = None
     requests_per_minute: int | None = None
     timeout_s: float | None = None
+    webhook_secret_env: str | None = None  # verifies the upstream's callbacks (Standard Webhooks)
 
     def matches(self, model: str, mode: str) -> bool:
         return self.model in (model, "*") and (not self.modes or mode in self.modes)
@@ -210,7 +212,7 @@ def _upstream_route(entry: Mapping[str, Any], where: str, model: str, modes: tup
         fallbacks.append(fallback.config() or {"engine": "motion"})
     return Route(engine="upstream", model=model, modes=modes, resolutions=resolutions, provider=provider,
                  name=_field(entry, "name", str, where), base_url=base_url.rstrip("/"), api_key_env=key_env,
-                 api_key_file=key_file,
+                 api_key_file=key_file, webhook_secret_env=_field(entry, "webhook_secret_env", str, where),
                  upstream_model=_field(entry, "upstream_model", str, where), fallbacks=tuple(fallbacks),
                  timeout_s=float(timeout) if timeout is not None else None, **limits)
 

@@ -8,7 +8,8 @@ from starlette.routing import Route
 
 from stillmotion.api.common import json_response, runtime
 
-MEDIA_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".m4a": "audio/mp4"}
+MEDIA_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".m4a": "audio/mp4", ".png": "image/png",
+               ".jpeg": "image/jpeg", ".webp": "image/webp"}
 
 
 def serve_file(request: Request) -> Response:
@@ -16,7 +17,8 @@ def serve_file(request: Request) -> Response:
     artifacts = runtime(request).artifacts
     expires = request.query_params.get("expires", "")
     sig = request.query_params.get("sig", "")
-    if not key.startswith("outputs/") or not expires.isdigit() or not artifacts.verify(key, int(expires), sig):
+    # inputs/: stored images, signed for an upstream engine to fetch (docs/upstream.md)
+    if not key.startswith(("outputs/", "inputs/")) or not expires.isdigit() or not artifacts.verify(key, int(expires), sig):
         return json_response({"code": 403, "message": "link invalid or expired", "data": None}, 403)
     try:
         path = artifacts.path(key)

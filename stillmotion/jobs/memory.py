@@ -545,6 +545,14 @@ class MemoryUpstream:
                 self._set_public(job_id, public)
             return True
 
+    def poke(self, job_id: str, hop: int) -> bool:
+        with self._s.lock:
+            entry = self._s.upstream.get(job_id)
+            if entry is None or entry[0].hop != hop or entry[0].state not in IN_FLIGHT:
+                return False
+            self._s.upstream[job_id] = (dataclasses.replace(entry[0], next_at=self._s.clock()), entry[1])
+            return True
+
     def get(self, job_id: str) -> UpstreamTask | None:
         entry = self._s.upstream.get(job_id)
         return None if entry is None else entry[0]

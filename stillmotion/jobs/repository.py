@@ -137,6 +137,9 @@ class UpstreamRepository(Protocol):
 
     def get(self, job_id: str) -> UpstreamTask | None: ...
 
+    def poke(self, job_id: str, hop: int) -> bool:
+        """An upstream called back: the task (at that hop, created upstream) is due now."""
+
     def in_flight(self, provider: str) -> int:
         """Tasks of `provider` created upstream and not yet ended (submitted, polling, mirroring)."""
 

@@ -107,6 +107,13 @@ class SqlUpstream:
                 set_public(conn, job_id, public)
             return done
 
+    def poke(self, job_id: str, hop: int) -> bool:
+        with write_tx(self._engine) as conn:
+            return conn.execute(
+                update(upstream_tasks).where(T.job_id == job_id, T.hop == hop, T.state.in_(IN_FLIGHT))
+                .values(next_at=utcnow())
+            ).rowcount == 1
+
     def get(self, job_id: str) -> UpstreamTask | None:
         with read_tx(self._engine) as conn:
             row = conn.execute(select(upstream_tasks).where(T.job_id == job_id)).first()

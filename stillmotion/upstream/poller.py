@@ -34,6 +34,7 @@ from stillmotion.storage import ArtifactStore
 from stillmotion.worker import worker_id
 
 from . import health
+from .hooks import hook_url
 from .hops import Hop, KeyMissing, chain, create_args, token
 from .mirror import NotAVideo, mirror
 from .providers import Request, Status, UpstreamRefused
@@ -260,7 +261,7 @@ class Poller:
             return
         model = hop.config.get("upstream_model") or s.job.model
         try:
-            body = self._call(hop, "create", provider.create(model, args, task.token))
+            body = self._call(hop, "create", provider.create(model, args, task.token, self._hook_url(s)))
             created = provider.created(body)
         except UpstreamRefused as exc:
             self._refused(s, exc)
@@ -278,6 +279,12 @@ class Poller:
         self._save(s, state="submitted", upstream_id=created.upstream_id, tries=0,
                    next_at=now + timedelta(seconds=self.settings.upstream_poll_s),
                    deadline=now + timedelta(seconds=timeout), public_state="submitted")
+
+    def _hook_url(self, s: Step) -> str | None:
+        """Where the upstream may call back (only with a public URL): a hint to poll at once."""
+        if not self.settings.public_url:
+            return None
+        return hook_url(self.settings.public_url, self.artifacts.secret, s.job.id, s.task.hop)
 
     def _refused(self, s: Step, exc: UpstreamRefused) -> None:
         """A 4xx at create: the request itself is wrong (fail, refund, the upstream's words), or

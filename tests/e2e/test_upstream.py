@@ -340,3 +340,34 @@ def test_each_provider_through_the_native_dialect(front, upstream, routes, tmp_p
     upstream_id = job["metadata"]["upstream"]["upstream_id"]
     assert sum(1 for j in upstream_jobs(upstream.base) if j["id"] == upstream_id) == 1
     assert decoded(job["output"]["video_url"], tmp_path).codec == "h264"
+
+
+def test_public_url_sends_signed_inputs_and_takes_signed_callbacks(upstream, tmp_path, monkeypatch):
+    """With STILLMOTION_PUBLIC_URL the upstream fetches the image from the front's signed URL and
+    calls the front back; the callback (signature checked) makes the front poll at once, so a
+    60 s poll interval does not delay the result."""
+    import tests.helpers as helpers
+
+    secret = requests.get(f"{upstream.base}/v1/webhook-secret", headers=auth(UPSTREAM_KEY), timeout=10).json()["secret"]
+    routes = tmp_path / "routes.toml"
+    write_routes(routes, upstream_route(JOB_MODEL, "shortapi", upstream.base, 'webhook_secret_env = "UP_HOOK_SECRET"'))
+    port = helpers.free_port()
+    monkeypatch.setattr(helpers, "free_port", lambda: port)
+    (tmp_path / "front").mkdir()
+    env = dict(FRONT_ENV, STILLMOTION_ROUTES_FILE=str(routes), STILLMOTION_UPSTREAM_POLL_S="60",
+               STILLMOTION_PUBLIC_URL=f"http://127.0.0.1:{port}", UP_HOOK_SECRET=secret)
+    front = Service(tmp_path / "front" / "data", "--workers", "1", **env)
+    try:
+        started = time.monotonic()
+        job_id = submit_job(front.base, seed=71)
+        job = wait_v1(front.base, job_id, timeout=45)
+        assert job["status"] == "succeeded", job
+        assert time.monotonic() - started < 40  # the callback, not the 60 s poll
+        upstream_id = job["metadata"]["upstream"]["upstream_id"]
+        up_job = requests.get(f"{upstream.base}/v1/jobs/{upstream_id}", headers=auth(UPSTREAM_KEY), timeout=10).json()
+        assert up_job["input"]["image"].startswith(f"{front.base}/files/inputs/")  # fetched by URL, signed
+        hook = f"{front.base}/upstream/hooks/{job_id}/0/"
+        assert requests.post(hook + "0" * 32, json={}, timeout=10).status_code == 404  # no valid MAC
+    finally:
+        front.stop()
+    assert UPSTREAM_KEY not in Path(front.log.name).read_text() and secret not in Path(front.log.name).read_text()

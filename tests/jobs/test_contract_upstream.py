@@ -160,3 +160,15 @@ def test_money_rows_join_job_price_and_upstream_cost(db: Database, make_job: Cal
     rows = db.upstream.money("k1")
     assert rows == [{"owner": "k1", "amount": made.amount, "refunded": False, "provider": "shortapi", "cost": cost}]
     assert db.upstream.money("k2") == [] and len(db.upstream.money()) == 1
+
+
+def test_poke_makes_a_created_task_due_now(db: Database, make_job: Callable[..., Job], clock: Clock) -> None:
+    make_job(engine="upstream")
+    task = must(db.upstream.start(ANY, provider_of))
+    assert not db.upstream.poke(task.job_id, 0)  # not created upstream yet
+    db.upstream.claim("p", 30, 1)
+    assert db.upstream.save(task.job_id, "p", state="polling", upstream_id="u", next_at=clock.now() + timedelta(hours=1))
+    assert db.upstream.claim("p", 30, 10) == []
+    assert not db.upstream.poke(task.job_id, 1)  # another hop's late call
+    assert db.upstream.poke(task.job_id, 0)
+    assert [t.job_id for t in db.upstream.claim("p", 30, 10)] == [task.job_id]

@@ -184,3 +184,20 @@ def test_margins_per_key_and_provider() -> None:
         {"owner": "k1", "provider": "shortapi", "jobs": 2, "price": "0.50", "cost": "0.60", "margin": "-0.10"},
         {"owner": "k2", "provider": "novita", "jobs": 1, "price": "0.25", "cost": "0.00", "margin": "0.25"},
     ]
+
+
+def test_hook_urls_and_signatures(monkeypatch) -> None:
+    from stillmotion.callbacks import sign
+    from stillmotion.upstream.hooks import hook_url, mac, signature_ok
+
+    url = hook_url("https://front.example/", b"s", "job-1", 2)
+    assert url == f"https://front.example/upstream/hooks/job-1/2/{mac(b's', 'job-1', 2)}"
+    assert mac(b"s", "job-1", 2) != mac(b"s", "job-1", 1) != mac(b"t", "job-1", 1)
+    secret = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    monkeypatch.setenv("HOOK_SECRET_T", secret)
+    body, now = b'{"x":1}', 1_700_000_000
+    headers = {"webhook-id": "m1", "webhook-timestamp": str(now), "webhook-signature": "v1,bad " + sign(secret, "m1", now, body)}
+    assert signature_ok("HOOK_SECRET_T", headers, body, now=now + 10)
+    assert not signature_ok("HOOK_SECRET_T", headers, body + b" ", now=now)
+    assert not signature_ok("HOOK_SECRET_T", headers, body, now=now + 301)  # replayed late
+    assert not signature_ok("UNSET_SECRET_T", headers, body, now=now)

@@ -25,8 +25,9 @@ class AsyncTaskProvider:
     idempotent_create = True
     can_cancel = False
 
-    def create(self, model: str, args: dict[str, Any], token: str) -> Request:
-        return Request("POST", f"/v3/async/{model}", json=args, headers={"Idempotency-Key": token})
+    def create(self, model: str, args: dict[str, Any], token: str, callback_url: str | None = None) -> Request:
+        body = {**args, "extra": {"webhook": {"url": callback_url}}} if callback_url else args
+        return Request("POST", f"/v3/async/{model}", json=body, headers={"Idempotency-Key": token})
 
     def created(self, body: Any) -> Created:
         task_id = body.get("task_id")

@@ -56,7 +56,8 @@ class Provider(Protocol):
     idempotent_create: bool  # honours Idempotency-Key: a re-create returns the same task
     can_cancel: bool
 
-    def create(self, model: str, args: dict[str, Any], token: str) -> Request: ...
+    def create(self, model: str, args: dict[str, Any], token: str, callback_url: str | None = None) -> Request:
+        """`callback_url`: where the upstream may tell stillmotion the task moved (a hint to poll now)."""
 
     def created(self, body: Any) -> Created: ...
 

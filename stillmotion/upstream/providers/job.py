@@ -20,9 +20,11 @@ class JobProvider:
     idempotent_create = True
     can_cancel = False
 
-    def create(self, model: str, args: dict[str, Any], token: str) -> Request:
-        return Request("POST", "/api/v1/job/create", json={"model": model, "args": args},
-                       headers={"Idempotency-Key": token})
+    def create(self, model: str, args: dict[str, Any], token: str, callback_url: str | None = None) -> Request:
+        body: dict[str, Any] = {"model": model, "args": args}
+        if callback_url:
+            body["callback_url"] = callback_url
+        return Request("POST", "/api/v1/job/create", json=body, headers={"Idempotency-Key": token})
 
     def created(self, body: Any) -> Created:
         data = body.get("data") or {}
