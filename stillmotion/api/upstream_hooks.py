@@ -16,8 +16,9 @@ from stillmotion.upstream.hops import chain
 
 async def hook(request: Request) -> Response:
     rt = runtime(request)
-    job_id, hop, given = request.path_params["job_id"], request.path_params["hop"], request.path_params["mac"]
-    if not hmac.compare_digest(mac(rt.artifacts.secret, job_id, hop), given):
+    job_id, hop_text, given = (request.path_params[k] for k in ("job_id", "hop", "mac"))
+    hop = int(hop_text) if hop_text.isdigit() and len(hop_text) < 4 else -1
+    if hop < 0 or not hmac.compare_digest(mac(rt.artifacts.secret, job_id, hop), given):
         return json_response({"code": 404, "message": "not found", "data": None}, 404)
     body = await request.body()
 
@@ -38,4 +39,4 @@ async def hook(request: Request) -> Response:
     return Response(status_code=204)
 
 
-routes = [Route("/upstream/hooks/{job_id}/{hop:int}/{mac}", hook, methods=["POST"])]
+routes = [Route("/upstream/hooks/{job_id}/{hop}/{mac}", hook, methods=["POST"])]
