@@ -122,7 +122,7 @@ def fake(tmp_path_factory):
 @pytest.fixture
 def scripted(fake, routes):
     """The fake upstream, reset, as the only route of the job model."""
-    fake.creates, fake.queries, fake.requests, fake.hang_s = [], [], [], 0.0
+    fake.creates, fake.queries, fake.requests, fake.hang_s, fake.hang_posts = [], [], [], 0.0, 1 << 30
     write_routes(routes, upstream_route(JOB_MODEL, "shortapi", fake.base))
     return fake
 
@@ -176,6 +176,18 @@ def test_a_hang_past_the_timeout_fails_the_job(front, scripted, routes):
     job = ended(front, submit_job(front.base, seed=24))
     assert job["status"] == "failed" and job["refunded"] is True
     assert "t-hang gave no result within 1.5 s" in job["error"]["message"]
+
+
+def test_a_create_that_hangs_past_the_request_timeout_is_sent_again_with_the_same_key(front, scripted):
+    scripted.hang_s, scripted.hang_posts = 3.0, 1  # the front gives up after 2 s (request timeout)
+    scripted.creates = [created("t-slow")]
+    scripted.queries = [queried("t-slow", 2, scripted.base + "/v.mp4")]
+    job = ended(front, submit_job(front.base, seed=28))
+    assert job["status"] == "succeeded", job
+    posts = scripted.posts()
+    assert len(posts) == 2 and posts[0][2]["Idempotency-Key"] == posts[1][2]["Idempotency-Key"]
+    errors = [a for a in job["metadata"]["upstream"]["attempts"] if a["outcome"] == "error"]
+    assert errors and "no answer within 2 s" in errors[0]["error"]
 
 
 def test_a_result_url_that_404s_fails_visibly_with_the_upstream_id(front, scripted):

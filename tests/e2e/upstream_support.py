@@ -77,7 +77,8 @@ class FakeUpstream:
         self.queries: list[Reply | Callable[[int], Reply]] = []
         self.files: dict[str, bytes] = {}
         self.requests: list[tuple[str, str, dict[str, str], Any, float]] = []  # ..., monotonic time
-        self.hang_s = 0.0
+        self.hang_s = 0.0  # POSTs wait this long before answering ...
+        self.hang_posts = 1 << 30  # ... the first this many of them
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -114,9 +115,9 @@ class FakeUpstream:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"null")
                 outer.requests.append(("POST", self.path, dict(self.headers), body, time.monotonic()))
-                if outer.hang_s:
-                    time.sleep(outer.hang_s)
                 n = sum(1 for r in outer.requests if r[0] == "POST") - 1
+                if outer.hang_s and n < outer.hang_posts:
+                    time.sleep(outer.hang_s)
                 self._reply(self._next(outer.creates, n))
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
