@@ -210,7 +210,9 @@ class Poller:
         if job is None:
             return
         s = Step(task, job, chain(job))
-        if job.status != JobStatus.PROCESSING or job.lease_owner != UPSTREAM_HOLDER:
+        if job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):  # a crash between the job's end and the task's
+            self._save(s, state="done" if job.status == JobStatus.SUCCEEDED else "failed", quiet=True)
+        elif job.status != JobStatus.PROCESSING or job.lease_owner != UPSTREAM_HOLDER:
             self._ended_here(s)
         elif s.hop.local:  # a route edited under a running job: hand it on
             self._advance(s, "the route now names a local engine", start=task.hop)

@@ -161,3 +161,15 @@ def test_max_in_flight_holds_further_creates(parts):
     assert db.upstream.in_flight("a") == 2
     assert sum(1 for i in range(3) if db.upstream.get(f"j{i}").state == "submitting") == 1
     assert db.jobs.get("j0").lease_owner == UPSTREAM_HOLDER
+
+
+def test_a_crash_between_the_jobs_end_and_the_tasks_leaves_the_job_as_it_ended(parts):
+    poller = make_poller(parts, lambda request: httpx.Response(500))
+    _, db, _ = parts
+    new_job(parts, "j1", upstream("a", "http://a"))
+    task = db.upstream.start(poller.rules, poller._first)
+    db.upstream.claim("p", 30, 1)
+    assert db.upstream.save("j1", "p", state="mirroring", upstream_id="u-1")
+    assert db.jobs.finish("j1", UPSTREAM_HOLDER, {"video": "outputs/j1/video.mp4"}, {"upstream": {"state": "done"}})
+    drive(poller, lambda: db.upstream.get("j1").state == "done")  # the lease lapses (0 s poll): taken again
+    assert task is not None and db.jobs.get("j1").metadata["upstream"] == {"state": "done"}
