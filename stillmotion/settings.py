@@ -123,7 +123,9 @@ class Settings(BaseSettings):
 
     @property
     def engine_names(self) -> tuple[str, ...]:
-        return tuple(n.strip() for n in self.engines.split(",") if n.strip()) or ("motion",)
+        """Render engines the workers claim for; "upstream" jobs are the poller's, never a worker's."""
+        names = tuple(n.strip() for n in self.engines.split(",") if n.strip() and n.strip() != "upstream")
+        return names or ("motion",)
 
     @property
     def models_path(self) -> Path:
