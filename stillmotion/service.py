@@ -10,22 +10,25 @@ import hashlib
 import logging
 import math
 import secrets
+import shutil
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import anyio
 import httpx
 import orjson
 
-from stillmotion.catalog import Catalog
+from stillmotion.catalog import Catalog, output_size
 from stillmotion.domain import StoredImage
 from stillmotion.errors import Conflict, FieldInvalid, NotFound
 from stillmotion.jobs import WEBHOOK_EVENTS, Database, Delivery, Job, JobFilter, JobStatus, LedgerLine, NewJob
-from stillmotion.media.inputs import fetch_image_data, validate_image_bytes
+from stillmotion.media.inputs import ImageData, fetch_image_data, validate_image_bytes
 from stillmotion.media.netguard import check_url
 from stillmotion import observability
 from stillmotion.observability import JOBS_SUBMITTED
@@ -48,8 +51,11 @@ class CreateRequest:
     """A create request as a dialect parsed it, in no wire format.
 
     `args_field` and `callback_field` name the fields in the dialect's own words for errors;
-    `any_model`: the endpoint takes every catalog model (else only the `dialect`'s own);
-    `default_events`: without a filter, every webhook event is sent (else the final one)."""
+    `models`: the model ids the endpoint serves (None: every catalog model);
+    `default_events`: without a filter, every webhook event is sent (else the final one);
+    `metadata`: what the dialect keeps with the job (public; e.g. Vidu's payload and meta_data);
+    `size`: the (width, height) the client asked for; refused (field `size_field`) when the model
+    makes another from these inputs (the aspect of models without an aspect argument follows the image)."""
 
     model: Any
     args: Any
@@ -59,8 +65,11 @@ class CreateRequest:
     callback_field: str = "callback_url"
     idempotency_key: Any = None
     webhook_events: Any = None
-    any_model: bool = False
+    models: frozenset[str] | None = None
     default_events: bool = False
+    metadata: dict[str, Any] | None = None
+    size: tuple[int, int] | None = None
+    size_field: str = "size"
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,8 @@ def check_events(events: Any) -> tuple[str, ...] | None:
 def request_hash(req: CreateRequest) -> str:
     """What makes two requests "the same" for Idempotency-Key: endpoint, model, args, hooks."""
     body = {"d": req.dialect, "m": req.model, "a": req.args, "c": req.callback_url, "e": req.webhook_events}
+    if req.metadata:
+        body["x"] = req.metadata
     try:
         raw = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
     except TypeError:  # a value orjson cannot encode would be refused by validation anyway
@@ -148,9 +159,7 @@ class JobService:
                 return Submission(earlier, True)
         if not isinstance(req.model, str) or not req.model:
             raise FieldInvalid("required string", field="model")
-        entry = self.catalog.get(req.model)
-        if not req.any_model and entry.dialect != req.dialect:
-            raise FieldInvalid(f"model {req.model!r} is not served by this endpoint", field="model")
+        entry = self.catalog.get(req.model, among=req.models)
         if not isinstance(req.args, dict):
             raise FieldInvalid("must be a JSON object", field=req.args_field)
         request = entry.prepare(req.args)  # validated once; refs, mode, price and seed with it
@@ -161,7 +170,7 @@ class JobService:
             if not isinstance(url, str) or not url:
                 raise FieldInvalid("must be a URL string", field=field)
             await anyio.to_thread.run_sync(lambda: check_url(url, field=field, settings=self.settings))  # DNS
-        stored = await self._store_images(request.image_refs)
+        stored = await self._store_images(request.image_refs, lambda images: _check_size(req, entry, valid, images))
         seed = request.requested_seed or random_seed()
         new = NewJob(
             id=str(uuid.uuid4()),
@@ -175,7 +184,7 @@ class JobService:
             seed=seed,
             callback_url=req.callback_url,
             off_peak=bool(valid.get("off_peak", False)),
-            metadata={"ignored_fields": request.ignored} if request.ignored else {},
+            metadata=_metadata(req.metadata, request.ignored),
             idempotency_key=key,
             request_hash=fingerprint,
             webhook_events=(events if events is not None else WEBHOOK_EVENTS) if req.default_events else events,
@@ -189,20 +198,24 @@ class JobService:
                      job.spec.get("duration"), job.amount, req.dialect, extra={"job_id": job.id})
         return Submission(job, job.id != new.id)
 
-    async def _store_images(self, refs: dict[str, str]) -> dict[str, StoredImage]:
+    async def _store_images(self, refs: dict[str, str], check: Callable[[dict[str, ImageData]], None] | None = None,
+                            ) -> dict[str, StoredImage]:
         fetched = {
             field: (await fetch_image_data(ref, field=field, settings=self.settings, client=self.http))
             for field, ref in refs.items()
         }
         if not fetched:
             return {}
-        return await anyio.to_thread.run_sync(self._validate_and_keep, fetched)  # Pillow releases the GIL
+        return await anyio.to_thread.run_sync(self._validate_and_keep, fetched, check)  # Pillow releases the GIL
 
-    def _validate_and_keep(self, fetched: dict[str, bytes]) -> dict[str, StoredImage]:
+    def _validate_and_keep(self, fetched: dict[str, bytes], check: Callable[[dict[str, ImageData]], None] | None = None,
+                           ) -> dict[str, StoredImage]:
         images = {
             field: validate_image_bytes(data, field=field, settings=self.settings)
             for field, data in fetched.items()
         }
+        if check is not None:
+            check(images)
         stored: dict[str, StoredImage] = {}
         for field, image in images.items():  # kept only once every input is valid
             key = self.artifacts.put_input(image.data, image.sha256, image.ext)  # content-addressed
@@ -269,6 +282,26 @@ class JobService:
             raise Conflict(f"job {job.id!r} has already ended ({state}); nothing to cancel", field="id")
         return canceled
 
+    def delete(self, owner: str, job_id: Any, *, field: str = "id") -> Job:
+        """Cancel (and refund) a job that has not ended, then delete its result files; the job
+        record stays (ledger, other dialects) and reads as `purged`. Deleting twice is fine."""
+        job = self.get(owner, job_id, field=field)
+        canceled = None
+        if job.status in (JobStatus.QUEUED, JobStatus.PROCESSING):
+            canceled = self.db.jobs.cancel(job.id)
+        if canceled is not None:
+            log.info("job %s deleted by its owner: canceled and refunded", job.id, extra={"job_id": job.id})
+        else:  # ended: its files are ours to remove (a running job's worker removes them as it stops)
+            shutil.rmtree(self.artifacts.path(f"outputs/{job.id}"), ignore_errors=True)
+        self.db.jobs.mark_purged(job.id)
+        return self.get(owner, job.id)
+
+    def stored_inputs(self, job: Job) -> dict[str, bytes]:
+        """The input images a job was made from, by spec field (`image`, `image_tail`): kept
+        content-addressed and never purged, so a job can be made again from them."""
+        return {name: self.artifacts.path(job.spec[name]).read_bytes()
+                for name in ("image", "image_tail") if job.spec.get(name)}
+
     def list(self, owner: str, filters: JobFilter, limit: int) -> list[Job]:
         return self.db.jobs.list(owner, filters, limit)
 
@@ -298,6 +331,28 @@ class JobService:
 
     def models(self) -> list[Any]:
         return self.catalog.entries()
+
+
+def _metadata(given: dict[str, Any] | None, ignored: list[str] | None) -> dict[str, Any]:
+    """The dialect's metadata with the catalog's ignored keys added to its own."""
+    out = dict(given or {})
+    if ignored:
+        out["ignored_fields"] = [*out.get("ignored_fields", []), *ignored]
+    return out
+
+
+def _check_size(req: CreateRequest, entry: Any, valid: dict[str, Any], images: dict[str, ImageData]) -> None:
+    """The asked-for size against what the head image gives where the aspect follows it."""
+    if req.size is None or "aspect_ratio" in valid or not images:
+        return
+    head = next(iter(images.values()))
+    aspect = Fraction(head.width, head.height)
+    made = output_size(valid["resolution"], aspect)
+    if made != tuple(req.size):
+        resolutions = next((getattr(f, "options", ()) for f in entry.fields if f.name == "resolution"), ())
+        options = ", ".join(f"{w}x{h}" for w, h in (output_size(r, aspect) for r in resolutions))
+        raise FieldInvalid(f"{req.size[0]}x{req.size[1]} does not follow the input image's aspect "
+                           f"({head.width}x{head.height}); with this image: {options}", field=req.size_field)
 
 
 def _public_args(valid: dict[str, Any]) -> dict[str, Any]:

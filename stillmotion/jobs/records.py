@@ -82,6 +82,7 @@ class KeyRecord:
     webhook_secret: str | None = None
     rate_per_min: int | None = None  # None: the operator's default
     max_running: int | None = None
+    webhook_url: str | None = None  # where the OpenAI dialect sends this key's video.* events
 
 
 @dataclass(frozen=True)
@@ -138,22 +139,23 @@ class JobFilter:
     created_after: datetime | None = None  # inclusive
     created_before: datetime | None = None  # exclusive
     after: tuple[datetime, str] | None = None
+    oldest_first: bool = False  # page oldest to newest; `after` then names the newest job seen
 
 
 def deliveries_for(job: Job, event: str, snapshot: dict[str, Any] | None = None) -> list[NewDelivery]:
     """The callbacks a job's owner asked for on `event`, decided from the job row alone.
 
     Every transition calls this with the job it wrote, so no caller can forget the final
-    callback. Native (v1) webhooks honour the job's event filter; the other dialects only
-    know the final callback and always get it."""
+    callback. Native (v1) webhooks honour the job's event filter; Vidu's gets the start and the
+    final callback; the other dialects only know the final callback and always get it."""
     if not job.callback_url:
         return []
     if job.dialect == "v1":
         wanted = job.webhook_events if job.webhook_events is not None else ("completed",)
         if event not in wanted:
             return []
-    elif event != "completed":
-        return []
+    elif event != "completed" and not (job.dialect == "vidu" and event == "start"):
+        return []  # Vidu's official API also calls back when a task starts processing
     return [NewDelivery(job.callback_url, job.dialect, event, snapshot)]
 
 

@@ -1,7 +1,7 @@
 """Upstream jobs: their durable state machine beside the job row.
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-07
 
 One row per job routed to an upstream engine (docs/upstream.md): state, the hop of the
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
