@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,16 @@ def download(url: str, settings: Settings, max_bytes: int, field: str) -> bytes:
     return asyncio.run(fetch_url(url, field=field, settings=limited, max_bytes=max_bytes))
 
 
+Fetch = Callable[[str, int, str], bytes]  # (url, max bytes, field) -> body
+
+
 def mirror(job_id: str, spec: dict[str, Any], video_url: str, cover_url: str | None,
-           settings: Settings, artifacts: ArtifactStore) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Download, check and store; the job's `result` and the metadata of the check."""
-    data = download(video_url, settings, settings.upstream_max_result_bytes, "result")
+           settings: Settings, artifacts: ArtifactStore,
+           fetch: Fetch | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Download, check and store; the job's `result` and the metadata of the check. `fetch`:
+    how to download (default: through the SSRF guard)."""
+    fetch = fetch or (lambda url, max_bytes, field: download(url, settings, max_bytes, field))
+    data = fetch(video_url, settings.upstream_max_result_bytes, "result")
     out = artifacts.output_dir(job_id)
     part = out / "video.part.mp4"
     part.write_bytes(data)
@@ -43,7 +50,7 @@ def mirror(job_id: str, spec: dict[str, Any], video_url: str, cover_url: str | N
         part.unlink(missing_ok=True)
         raise NotAVideo(f"the result has no picture ({info.frames} frames, {info.width}x{info.height})")
     cover = out / "cover.jpg"
-    if not _fetch_cover(cover_url, cover, settings):
+    if not _fetch_cover(cover_url, cover, fetch):
         write_cover(next(read_frames(part)), cover)
     os.replace(part, out / "video.mp4")
     wanted = float(spec.get("duration") or 0)
@@ -59,12 +66,12 @@ def mirror(job_id: str, spec: dict[str, Any], video_url: str, cover_url: str | N
     return result, checked
 
 
-def _fetch_cover(url: str | None, path: Path, settings: Settings) -> bool:
+def _fetch_cover(url: str | None, path: Path, fetch: Fetch) -> bool:
     """The upstream's cover when it gives a JPEG; else False (made from the first frame)."""
     if not url:
         return False
     try:
-        data = download(url, settings, MAX_COVER_BYTES, "cover")
+        data = fetch(url, MAX_COVER_BYTES, "cover")
     except StillmotionError:
         return False
     if not data.startswith(b"\xff\xd8\xff"):  # stored as cover.jpg

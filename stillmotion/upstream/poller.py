@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 
 from stillmotion import observability
-from stillmotion.errors import FieldInvalid, StillmotionError
+from stillmotion.errors import FieldInvalid, ImageDownloadFailure, PayloadTooLarge, StillmotionError
 from stillmotion.jobs import UPSTREAM_HOLDER, ClaimRules, Database, FailureCode, Job, JobStatus, UpstreamTask
 from stillmotion.settings import Settings
 from stillmotion.storage import ArtifactStore
@@ -36,7 +36,7 @@ from stillmotion.worker import worker_id
 from . import health
 from .hooks import hook_url
 from .hops import Hop, KeyMissing, chain, create_args, token
-from .mirror import NotAVideo, mirror
+from .mirror import NotAVideo, download, mirror
 from .providers import Request, Status, UpstreamRefused
 
 log = logging.getLogger("stillmotion.upstream")
@@ -263,7 +263,8 @@ class Poller:
             return
         model = hop.config.get("upstream_model") or s.job.model
         try:
-            body = self._call(hop, "create", provider.create(model, args, task.token, self._hook_url(s)))
+            request = provider.create(model, args, task.token, self._hook_url(s), spec=s.job.spec)
+            body = self._call(hop, "create", request)
             created = provider.created(body)
         except UpstreamRefused as exc:
             self._refused(s, exc)
@@ -338,7 +339,7 @@ class Poller:
             return
         try:
             result, checked = mirror(s.job.id, s.job.spec, str(status.video_url), status.cover_url,
-                                     self.settings, self.artifacts)
+                                     self.settings, self.artifacts, self._fetcher(s.hop))
         except NotAVideo as exc:
             s.note("mirror", "not a video", upstream_id=task.upstream_id, error=str(exc))
             self._count_end(s, "failed")
@@ -361,6 +362,37 @@ class Poller:
         log.info("job %s: upstream %s task %s mirrored (%s, %dx%d, %d bytes)", s.job.id, s.label,
                  task.upstream_id, checked["codec"], checked["width"], checked["height"], checked["bytes"])
         self._save(s, state="done")
+
+    def _fetcher(self, hop: Hop) -> Callable[[str, int, str], bytes]:
+        """Result downloads: a URL on the provider's own host ("/v1/videos/.../content") with its
+        key, by this client; any other URL through the SSRF guard (mirror.download)."""
+
+        def fetch(url: str, max_bytes: int, field: str) -> bytes:
+            if not url.startswith("/"):
+                return download(url, self.settings, max_bytes, field)
+            headers = {"User-Agent": USER_AGENT}
+            key = hop.key()
+            if key:
+                headers["Authorization"] = f"Bearer {key}"
+            limit = self.settings.upstream_download_timeout_s
+            deadline = time.monotonic() + limit
+            try:
+                with self.client.stream("GET", hop.base_url + url, headers=headers, timeout=limit) as response:
+                    if response.status_code != 200:
+                        raise ImageDownloadFailure(f"download failed: HTTP {response.status_code}", field=field)
+                    chunks, total = [], 0
+                    for chunk in response.iter_bytes():
+                        total += len(chunk)
+                        if total > max_bytes:
+                            raise PayloadTooLarge(f"larger than {max_bytes} bytes", field=field)
+                        if time.monotonic() > deadline:
+                            raise ImageDownloadFailure(f"download failed: timed out after {limit:g} s", field=field)
+                        chunks.append(chunk)
+                    return b"".join(chunks)
+            except httpx.HTTPError as exc:
+                raise ImageDownloadFailure(f"download failed: {type(exc).__name__}", field=field) from None
+
+        return fetch
 
     def _lost(self, s: Step) -> None:
         """The upstream forgot the task: create it again (a new round, so a new token)."""

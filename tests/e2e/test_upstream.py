@@ -383,3 +383,41 @@ def test_public_url_sends_signed_inputs_and_takes_signed_callbacks(upstream, tmp
     finally:
         front.stop()
     assert UPSTREAM_KEY not in Path(front.log.name).read_text() and secret not in Path(front.log.name).read_text()
+
+
+def test_openai_videos_through_the_job_dialect(front, upstream, routes, tmp_path):
+    write_routes(routes, upstream_route(JOB_MODEL, "openai-videos", upstream.base))
+    job_id = submit_job(front.base, seed=81)
+    job = wait_v1(front.base, job_id, timeout=120)
+    assert job["status"] == "succeeded", job
+    up = job["metadata"]["upstream"]
+    assert up["provider"] == "openai-videos" and up["state"] == "done"
+    video = requests.get(f"{upstream.base}/v1/videos/{up['upstream_id']}", headers=auth(UPSTREAM_KEY), timeout=10)
+    assert video.json()["status"] == "completed" and video.json()["size"] == "720x540"
+    info = decoded(job["output"]["video_url"], tmp_path)
+    assert (info.codec, info.width, info.height, info.frames) == ("h264", 720, 540, 24)
+    assert sum(1 for j in upstream_jobs(upstream.base) if j["id"] == up["upstream_id"]) == 1
+
+
+def test_cancel_is_forwarded_to_an_openai_videos_upstream(tmp_path):
+    """An upstream with no render worker keeps the video queued; the front's cancel is forwarded
+    (DELETE /v1/videos/{id}) and the upstream's job ends canceled too."""
+    (tmp_path / "idle").mkdir()
+    idle = Service(tmp_path / "idle" / "data", "--workers", "0", STILLMOTION_API_KEYS=UPSTREAM_KEY)
+    routes = tmp_path / "routes.toml"
+    write_routes(routes, upstream_route(JOB_MODEL, "openai-videos", idle.base))
+    (tmp_path / "front").mkdir()
+    front = Service(tmp_path / "front" / "data", "--workers", "1", STILLMOTION_ROUTES_FILE=str(routes), **FRONT_ENV)
+    try:
+        job_id = submit_job(front.base, seed=82)
+        up = wait_for(lambda: (v1_job(front.base, job_id)["metadata"].get("upstream") or {}).get("upstream_id")
+                      and v1_job(front.base, job_id)["metadata"]["upstream"])
+        assert requests.post(f"{front.base}/v1/jobs/{job_id}/cancel", headers=auth(), timeout=10).status_code == 200
+        wait_for(lambda: v1_job(front.base, job_id)["metadata"]["upstream"]["state"] == "canceled")
+        attempts = v1_job(front.base, job_id)["metadata"]["upstream"]["attempts"]
+        assert any(a["action"] == "cancel" and a["outcome"] == "forwarded" for a in attempts)
+        there = requests.get(f"{idle.base}/v1/jobs/{up['upstream_id']}", headers=auth(UPSTREAM_KEY), timeout=10).json()
+        assert there["status"] == "canceled" and there["refunded"] is True
+    finally:
+        front.stop()
+        idle.stop()

@@ -37,7 +37,7 @@ def test_an_upstream_route_keeps_where_the_key_is_never_the_key() -> None:
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    ({"provider": "nope"}, "provider, one of shortapi, novita, highway"),
+    ({"provider": "nope"}, "provider, one of shortapi, novita, highway, openai-videos"),
     ({"api_key": "sk-123"}, "never put the key in the routes file"),
     ({"api_key_file": "/k"}, "not both"),
     ({"provider": "highway", "base_url": None}, "highway has no default"),
@@ -201,3 +201,19 @@ def test_hook_urls_and_signatures(monkeypatch) -> None:
     assert not signature_ok("HOOK_SECRET_T", headers, body + b" ", now=now)
     assert not signature_ok("HOOK_SECRET_T", headers, body, now=now + 301)  # replayed late
     assert not signature_ok("UNSET_SECRET_T", headers, body, now=now)
+
+
+def test_openai_videos_provider_maps_the_job_onto_a_video_request() -> None:
+    p = get_provider("openai-videos")
+    req = p.create("wan-i2v", {"mode": "turbo", "prompt": "zoom", "image": "data:image/png;base64,AA", "duration": "2",
+                               "resolution": "540p", "seed": 7}, "tok", spec={"width": 720, "height": 540, "duration": 2})
+    assert (req.method, req.path, req.headers) == ("POST", "/v1/videos", {"Idempotency-Key": "tok"})
+    assert req.json == {"model": "wan-i2v", "prompt": "zoom", "input_reference": {"image_url": "data:image/png;base64,AA"},
+                        "seconds": "2", "size": "720x540", "seed": 7, "mode": "turbo"}
+    done = p.status({"id": "v1", "status": "completed", "progress": 100})
+    assert (done.state, done.video_url, done.cover_url) == ("succeeded", "/v1/videos/v1/content",
+                                                            "/v1/videos/v1/content?variant=thumbnail")
+    assert p.status({"id": "v1", "status": "failed", "error": {"code": "canceled", "message": "x"}}).state == "canceled"
+    assert p.cancel("v1") == type(req)("DELETE", "/v1/videos/v1")
+    refusal = p.refusal(400, {"error": {"message": "seconds: must be 1-16", "param": "seconds", "code": "invalid_value"}})
+    assert (refusal.field, refusal.message) == ("seconds", "seconds: must be 1-16")

@@ -25,7 +25,8 @@ class AsyncTaskProvider:
     idempotent_create = True
     can_cancel = False
 
-    def create(self, model: str, args: dict[str, Any], token: str, callback_url: str | None = None) -> Request:
+    def create(self, model: str, args: dict[str, Any], token: str, callback_url: str | None = None,
+               spec: dict[str, Any] | None = None) -> Request:
         body = {**args, "extra": {"webhook": {"url": callback_url}}} if callback_url else args
         return Request("POST", f"/v3/async/{model}", json=body, headers={"Idempotency-Key": token})
 

@@ -27,7 +27,8 @@ class Created:
 
 @dataclass(frozen=True)
 class Status:
-    """One poll's reading. `state`: queued | running | succeeded | failed | canceled."""
+    """One poll's reading. `state`: queued | running | succeeded | failed | canceled. A result URL
+    that starts with "/" is on the provider's own host and is fetched with its key."""
 
     state: str
     video_url: str | None = None
@@ -56,8 +57,10 @@ class Provider(Protocol):
     idempotent_create: bool  # honours Idempotency-Key: a re-create returns the same task
     can_cancel: bool
 
-    def create(self, model: str, args: dict[str, Any], token: str, callback_url: str | None = None) -> Request:
-        """`callback_url`: where the upstream may tell stillmotion the task moved (a hint to poll now)."""
+    def create(self, model: str, args: dict[str, Any], token: str, callback_url: str | None = None,
+               spec: dict[str, Any] | None = None) -> Request:
+        """`callback_url`: where the upstream may tell stillmotion the task moved (a hint to poll now);
+        `spec`: the job's output (width, height, duration) for wires that name a size."""
 
     def created(self, body: Any) -> Created: ...
 

@@ -20,7 +20,8 @@ class JobProvider:
     idempotent_create = True
     can_cancel = False
 
-    def create(self, model: str, args: dict[str, Any], token: str, callback_url: str | None = None) -> Request:
+    def create(self, model: str, args: dict[str, Any], token: str, callback_url: str | None = None,
+               spec: dict[str, Any] | None = None) -> Request:
         body: dict[str, Any] = {"model": model, "args": args}
         if callback_url:
             body["callback_url"] = callback_url
