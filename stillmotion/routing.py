@@ -25,7 +25,7 @@ An upstream route sends the job to another generator (docs/upstream.md):
     [[routes]]
     model = "vidu/vidu-q3/image-to-video"
     engine = "upstream"
-    provider = "shortapi"                    # shortapi | novita | highway | openai-videos
+    provider = "shortapi"                    # shortapi | novita | highway | openai-videos | vidu
     name = "shortapi-eu"                     # optional label in metrics and job metadata
     base_url = "https://api.shortapi.ai"     # optional where the provider has a default
     api_key_env = "SHORTAPI_KEY"             # the variable holding the key (or api_key_file = "/run/key")

@@ -8,4 +8,5 @@ PROVIDERS: dict[str, tuple[str, str | None]] = {
     "novita": ("async_task", "https://api.novita.ai"),
     "highway": ("async_task", None),  # the async-task dialect at the operator's own base URL
     "openai-videos": ("openai_videos", None),  # any /v1/videos server: its base URL is the operator's
+    "vidu": ("vidu", "https://api.vidu.com"),
 }

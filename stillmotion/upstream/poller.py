@@ -37,7 +37,7 @@ from . import health
 from .hooks import hook_url
 from .hops import Hop, KeyMissing, chain, create_args, token
 from .mirror import NotAVideo, download, mirror
-from .providers import Request, Status, UpstreamRefused
+from .providers import Created, Request, Status, UpstreamRefused
 
 log = logging.getLogger("stillmotion.upstream")
 JOB_LEASE_S = 100 * 86400.0  # the job row's lease while upstream (store/upstream.py)
@@ -262,7 +262,10 @@ class Poller:
             self._fail(s, FailureCode.FIELD_INVALID, exc.message, field=exc.field)
             return
         model = hop.config.get("upstream_model") or s.job.model
+        lookup = not provider.idempotent_create and getattr(provider, "find", None) is not None
         try:
+            if lookup and self._adopt(s):
+                return
             request = provider.create(model, args, task.token, self._hook_url(s), spec=s.job.spec)
             body = self._call(hop, "create", request)
             created = provider.created(body)
@@ -274,11 +277,32 @@ class Poller:
             return
         if self.settings.upstream_test_kill_after_create:  # tests: the crash between create and save
             os.kill(os.getpid(), signal.SIGKILL)
-        s.note("create", "created", upstream_id=created.upstream_id)
+        self._created(s, created, "created")
+
+    def _adopt(self, s: Step) -> bool:
+        """For a provider that ignores Idempotency-Key but can list its tasks (Vidu: `payload`):
+        when an earlier create with this token may have been sent (a `sending` mark), look for its
+        task and adopt it; otherwise leave the mark, held, before this create is sent."""
+        hop, task = s.hop, s.task
+        sent = any(a.get("hop") == task.hop and a.get("outcome") == "sending" and a.get("token") == task.token
+                   for a in s.attempts)
+        if sent:
+            found = hop.provider.found(self._call(hop, "find", hop.provider.find(task.token)), task.token)
+            if found is not None:
+                self._created(s, found, "adopted")
+                return True
+        s.note("create", "sending", token=task.token)
+        if not self.db.upstream.save(task.job_id, self.id, None, hold_s=self.lease_s, attempts=s.attempts):
+            raise Retryable("the task's lease was lost")
+        return False
+
+    def _created(self, s: Step, created: Created, outcome: str) -> None:
+        hop = s.hop
+        s.note("create", outcome, upstream_id=created.upstream_id)
         s.add_cost(created.upstream_id, created.cost)
         now = utcnow()
         timeout = float(hop.config.get("timeout_s") or self.settings.upstream_timeout_s)
-        log.info("job %s: upstream %s task %s created", s.job.id, s.label, created.upstream_id)
+        log.info("job %s: upstream %s task %s %s", s.job.id, s.label, created.upstream_id, outcome)
         self._save(s, state="submitted", upstream_id=created.upstream_id, tries=0,
                    next_at=now + timedelta(seconds=self.settings.upstream_poll_s),
                    deadline=now + timedelta(seconds=timeout), public_state="submitted")
@@ -373,7 +397,7 @@ class Poller:
             headers = {"User-Agent": USER_AGENT}
             key = hop.key()
             if key:
-                headers["Authorization"] = f"Bearer {key}"
+                headers["Authorization"] = f"{getattr(hop.provider, 'auth_scheme', 'Bearer')} {key}"
             limit = self.settings.upstream_download_timeout_s
             deadline = time.monotonic() + limit
             try:
@@ -520,7 +544,7 @@ class Poller:
         headers = {**request.headers, "User-Agent": USER_AGENT}
         key = hop.key()
         if key:
-            headers["Authorization"] = f"Bearer {key}"
+            headers["Authorization"] = f"{getattr(hop.provider, 'auth_scheme', 'Bearer')} {key}"
         started = time.monotonic()
         timeout = self.settings.upstream_request_timeout_s
         try:

@@ -421,3 +421,42 @@ def test_cancel_is_forwarded_to_an_openai_videos_upstream(tmp_path):
     finally:
         front.stop()
         idle.stop()
+
+
+def test_vidu_through_the_job_dialect(front, upstream, routes, tmp_path):
+    write_routes(routes, upstream_route(JOB_MODEL, "vidu", upstream.base))
+    job_id = submit_job(front.base, seed=91)
+    job = wait_v1(front.base, job_id, timeout=120)
+    assert job["status"] == "succeeded", job
+    up = job["metadata"]["upstream"]
+    assert up["provider"] == "vidu" and up["state"] == "done"
+    task = requests.get(f"{upstream.base}/ent/v2/tasks/{up['upstream_id']}/creations",
+                        headers={"Authorization": f"Token {UPSTREAM_KEY}"}, timeout=10).json()
+    assert task["state"] == "success" and task["payload"] == f"sm-{job_id}-0"  # the token, for lookups
+    assert up["cost"]["items"][0]["credits"] == task["credits"] > 0
+    assert decoded(job["output"]["video_url"], tmp_path).frames == 24
+
+
+def test_vidu_create_lost_to_a_crash_is_found_by_its_payload(upstream, tmp_path):
+    """Vidu documents no Idempotency-Key: after a SIGKILL right after the create, the restarted
+    front lists the upstream's tasks and adopts the one whose payload carries the job's token."""
+    routes = tmp_path / "routes.toml"
+    write_routes(routes, upstream_route(JOB_MODEL, "vidu", upstream.base))
+    data = tmp_path / "front" / "data"
+    data.parent.mkdir()
+    env = dict(FRONT_ENV, STILLMOTION_ROUTES_FILE=str(routes))
+    before = {j["id"] for j in upstream_jobs(upstream.base)}
+    first = Service(data, "--workers", "1", STILLMOTION_UPSTREAM_TEST_KILL_AFTER_CREATE="true", **env)
+    job_id = submit_job(first.base, seed=92)
+    first.proc.wait(timeout=30)
+    first.stop()
+    second = Service(data, "--workers", "1", **env)
+    try:
+        job = wait_v1(second.base, job_id, timeout=90)
+        assert job["status"] == "succeeded", job
+        made = [j["id"] for j in upstream_jobs(upstream.base) if j["id"] not in before]
+        assert made == [job["metadata"]["upstream"]["upstream_id"]]
+        outcomes = [a["outcome"] for a in job["metadata"]["upstream"]["attempts"] if a["action"] == "create"]
+        assert outcomes == ["sending", "adopted"]
+    finally:
+        second.stop()

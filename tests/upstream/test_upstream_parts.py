@@ -37,7 +37,7 @@ def test_an_upstream_route_keeps_where_the_key_is_never_the_key() -> None:
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    ({"provider": "nope"}, "provider, one of shortapi, novita, highway, openai-videos"),
+    ({"provider": "nope"}, "provider, one of shortapi, novita, highway, openai-videos, vidu"),
     ({"api_key": "sk-123"}, "never put the key in the routes file"),
     ({"api_key_file": "/k"}, "not both"),
     ({"provider": "highway", "base_url": None}, "highway has no default"),
@@ -217,3 +217,28 @@ def test_openai_videos_provider_maps_the_job_onto_a_video_request() -> None:
     assert p.cancel("v1") == type(req)("DELETE", "/v1/videos/v1")
     refusal = p.refusal(400, {"error": {"message": "seconds: must be 1-16", "param": "seconds", "code": "invalid_value"}})
     assert (refusal.field, refusal.message) == ("seconds", "seconds: must be 1-16")
+
+
+def test_vidu_provider_names_the_model_carries_the_token_and_finds_it() -> None:
+    p = get_provider("vidu")
+    assert p.auth_scheme == "Token" and not p.idempotent_create and p.can_cancel
+    req = p.create(MODEL_Q3, {"mode": "turbo", "prompt": "zoom", "image": "data:x", "duration": "1",
+                              "resolution": "540p"}, "sm-j-0", "https://front/upstream/hooks/j/0/m")
+    assert req.path == "/ent/v2/img2video"
+    assert req.json == {"model": "viduq3-turbo", "images": ["data:x"], "payload": "sm-j-0", "prompt": "zoom",
+                        "duration": 1, "resolution": "540p", "callback_url": "https://front/upstream/hooks/j/0/m"}
+    two = p.create("viduq2-pro", {"image": "a", "image_tail": "b", "prompt": "p"}, "t")
+    assert two.path == "/ent/v2/start-end2video" and two.json["images"] == ["a", "b"]
+    assert p.created({"task_id": "v1", "state": "created", "credits": 8}).cost == {"credits": 8}
+    done = p.status({"state": "success", "credits": 8, "creations": [{"url": "https://v", "cover_url": "https://c"}]})
+    assert (done.state, done.video_url, done.cover_url) == ("succeeded", "https://v", "https://c")
+    assert p.status({"state": "failed", "err_code": "UserCancelled"}).state == "canceled"
+    assert p.status({"state": "queueing"}).state == "queued"
+    tasks = {"tasks": [{"task_id": "a", "payload": "other"}, {"task_id": "b", "payload": "sm-j-0", "credits": 8}]}
+    assert p.found(tasks, "sm-j-0") == type(p.created({"task_id": "b"}))("b", {"credits": 8})
+    assert p.found(tasks, "sm-j-1") is None
+    assert p.refusal(400, {"code": 400, "reason": "FieldInvalid", "message": "must be 1-16"}).message == \
+        "FieldInvalid: must be 1-16"
+
+
+MODEL_Q3 = "vidu/vidu-q3/image-to-video"
