@@ -196,7 +196,8 @@ def test_hook_urls_and_signatures(monkeypatch) -> None:
     secret = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     monkeypatch.setenv("HOOK_SECRET_T", secret)
     body, now = b'{"x":1}', 1_700_000_000
-    headers = {"webhook-id": "m1", "webhook-timestamp": str(now), "webhook-signature": "v1,bad " + sign(secret, "m1", now, body)}
+    signature = "v1,bad " + sign(secret, "m1", now, body)
+    headers = {"webhook-id": "m1", "webhook-timestamp": str(now), "webhook-signature": signature}
     assert signature_ok("HOOK_SECRET_T", headers, body, now=now + 10)
     assert not signature_ok("HOOK_SECRET_T", headers, body + b" ", now=now)
     assert not signature_ok("HOOK_SECRET_T", headers, body, now=now + 301)  # replayed late
@@ -205,17 +206,19 @@ def test_hook_urls_and_signatures(monkeypatch) -> None:
 
 def test_openai_videos_provider_maps_the_job_onto_a_video_request() -> None:
     p = get_provider("openai-videos")
-    req = p.create("wan-i2v", {"mode": "turbo", "prompt": "zoom", "image": "data:image/png;base64,AA", "duration": "2",
-                               "resolution": "540p", "seed": 7}, "tok", spec={"width": 720, "height": 540, "duration": 2})
+    args = {"mode": "turbo", "prompt": "zoom", "image": "data:image/png;base64,AA", "duration": "2",
+            "resolution": "540p", "seed": 7}
+    req = p.create("wan-i2v", args, "tok", spec={"width": 720, "height": 540, "duration": 2})
     assert (req.method, req.path, req.headers) == ("POST", "/v1/videos", {"Idempotency-Key": "tok"})
-    assert req.json == {"model": "wan-i2v", "prompt": "zoom", "input_reference": {"image_url": "data:image/png;base64,AA"},
+    assert req.json == {"model": "wan-i2v", "prompt": "zoom", "input_reference": {"image_url": args["image"]},
                         "seconds": "2", "size": "720x540", "seed": 7, "mode": "turbo"}
     done = p.status({"id": "v1", "status": "completed", "progress": 100})
     assert (done.state, done.video_url, done.cover_url) == ("succeeded", "/v1/videos/v1/content",
                                                             "/v1/videos/v1/content?variant=thumbnail")
     assert p.status({"id": "v1", "status": "failed", "error": {"code": "canceled", "message": "x"}}).state == "canceled"
     assert p.cancel("v1") == type(req)("DELETE", "/v1/videos/v1")
-    refusal = p.refusal(400, {"error": {"message": "seconds: must be 1-16", "param": "seconds", "code": "invalid_value"}})
+    error = {"message": "seconds: must be 1-16", "param": "seconds", "code": "invalid_value"}
+    refusal = p.refusal(400, {"error": error})
     assert (refusal.field, refusal.message) == ("seconds", "seconds: must be 1-16")
 
 
