@@ -331,6 +331,10 @@ def test_200_in_flight_with_one_render_worker_leave_render_slots_free(tmp_path, 
         for job_id in ids:
             assert wait_v1(svc.base, job_id, timeout=240, poll_s=0.5)["status"] == "succeeded"
         assert len(fake.posts()) == 200  # each created exactly once
+        metrics = requests.get(f"{svc.base}/metrics", timeout=10).text
+        assert 'stillmotion_upstream_jobs_total{outcome="succeeded",provider="shortapi"} 200.0' in metrics
+        assert 'stillmotion_upstream_requests_total{action="create",outcome="ok",provider="shortapi"} 200.0' in metrics
+        assert 'stillmotion_upstream_job_seconds_count{provider="shortapi"} 200.0' in metrics
         assert len({p[2]["Idempotency-Key"] for p in fake.posts()}) == 200
         assert rss_mb(svc.proc.pid) < 700
     finally:
