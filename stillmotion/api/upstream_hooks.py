@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from stillmotion.api.common import json_response, runtime
-from stillmotion.upstream.hooks import mac, signature_ok
+from stillmotion.upstream.hooks import mac, signature_ok, vidu_signature_ok
 from stillmotion.upstream.hops import chain
 
 
@@ -27,9 +27,16 @@ async def hook(request: Request) -> Response:
         if job is None or job.engine != "upstream":
             return 204  # handed on or gone: nothing to do
         hops = chain(job)
-        secret_env = hops[hop].config.get("webhook_secret_env") if hop < len(hops) else None
-        if secret_env and not signature_ok(secret_env, request.headers, body):
-            return 401
+        config = hops[hop].config if hop < len(hops) else {}
+        secret_env = config.get("webhook_secret_env")
+        if secret_env:
+            if config.get("provider") == "vidu":
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                ok = vidu_signature_ok(secret_env, target, request.headers)
+            else:
+                ok = signature_ok(secret_env, request.headers, body)
+            if not ok:
+                return 401
         rt.db.upstream.poke(job_id, hop)
         return 204
 

@@ -2,15 +2,18 @@
 URL of its own. A callback is only a hint: it makes the task due at once and the poller asks the
 upstream itself, so a forged call could at most cause one early poll. Still, the URL carries a MAC
 of the job and hop (unguessable), and a route with `webhook_secret_env` also checks the upstream's
-Standard Webhooks signature (`webhook-id`, `webhook-timestamp`, `webhook-signature`)."""
+signature: Vidu's HMAC-SHA256 (`X-HMAC-SIGNATURE` over its signing string) for `vidu`, Standard
+Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`) for the others."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
 import time
 from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
 
 from stillmotion.callbacks import sign
 
@@ -38,3 +41,26 @@ def signature_ok(secret_env: str, headers: Mapping[str, str], body: bytes, now: 
     except ValueError:  # a malformed secret
         return False
     return any(hmac.compare_digest(expected, candidate) for candidate in given.split())
+
+
+def vidu_signature_ok(secret_env: str, path_and_query: str, headers: Mapping[str, str],
+                      now: float | None = None) -> bool:
+    """Vidu's callback check: HMAC-SHA256 of its signing string (method, path, query, access key,
+    Date, the signed headers) under the secret in the named variable; Date within 5 minutes."""
+    from stillmotion.dialects.vidu import string_to_sign
+
+    secret = os.environ.get(secret_env, "")
+    headers = {k.lower(): v for k, v in headers.items()}
+    date, given = headers.get("date", ""), headers.get("x-hmac-signature", "")
+    names = [n for n in headers.get("x-hmac-signed-headers", "").split(";") if n]
+    if not secret or not date or not given:
+        return False
+    try:
+        stamp = parsedate_to_datetime(date).timestamp()
+    except (TypeError, ValueError):
+        return False
+    if abs((now if now is not None else time.time()) - stamp) > TOLERANCE_S:
+        return False
+    text = string_to_sign("POST", path_and_query, date, [(n, headers.get(n.lower(), "")) for n in names])
+    expected = base64.b64encode(hmac.new(secret.encode(), text.encode(), hashlib.sha256).digest()).decode()
+    return hmac.compare_digest(expected, given)

@@ -358,15 +358,16 @@ def test_each_provider_through_the_native_dialect(front, upstream, routes, tmp_p
     assert decoded(job["output"]["video_url"], tmp_path).codec == "h264"
 
 
-def test_public_url_sends_signed_inputs_and_takes_signed_callbacks(upstream, tmp_path, monkeypatch):
+@pytest.mark.parametrize("provider", ["shortapi", "vidu"])
+def test_public_url_sends_signed_inputs_and_takes_signed_callbacks(upstream, tmp_path, monkeypatch, provider):
     """With STILLMOTION_PUBLIC_URL the upstream fetches the image from the front's signed URL and
-    calls the front back; the callback (signature checked) makes the front poll at once, so a
-    60 s poll interval does not delay the result."""
+    calls the front back; the callback (signature checked: Standard Webhooks, or Vidu's HMAC) makes
+    the front poll at once, so a 60 s poll interval does not delay the result."""
     import tests.helpers as helpers
 
     secret = requests.get(f"{upstream.base}/v1/webhook-secret", headers=auth(UPSTREAM_KEY), timeout=10).json()["secret"]
     routes = tmp_path / "routes.toml"
-    write_routes(routes, upstream_route(JOB_MODEL, "shortapi", upstream.base, 'webhook_secret_env = "UP_HOOK_SECRET"'))
+    write_routes(routes, upstream_route(JOB_MODEL, provider, upstream.base, 'webhook_secret_env = "UP_HOOK_SECRET"'))
     port = helpers.free_port()
     monkeypatch.setattr(helpers, "free_port", lambda: port)
     (tmp_path / "front").mkdir()
@@ -381,7 +382,8 @@ def test_public_url_sends_signed_inputs_and_takes_signed_callbacks(upstream, tmp
         assert time.monotonic() - started < 40  # the callback, not the 60 s poll
         upstream_id = job["metadata"]["upstream"]["upstream_id"]
         up_job = requests.get(f"{upstream.base}/v1/jobs/{upstream_id}", headers=auth(UPSTREAM_KEY), timeout=10).json()
-        assert up_job["input"]["image"].startswith(f"{front.base}/files/inputs/")  # fetched by URL, signed
+        image = up_job["input"].get("image") or up_job["input"]["images"][0]
+        assert image.startswith(f"{front.base}/files/inputs/")  # fetched by URL, signed
         hook = f"{front.base}/upstream/hooks/{job_id}/0/"
         assert requests.post(hook + "0" * 32, json={}, timeout=10).status_code == 404  # no valid MAC
     finally:

@@ -3,6 +3,7 @@ what a create sends (data URIs within the provider's limit, signed URLs with a p
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.utils import format_datetime
@@ -245,3 +246,18 @@ def test_vidu_provider_names_the_model_carries_the_token_and_finds_it() -> None:
 
 
 MODEL_Q3 = "vidu/vidu-q3/image-to-video"
+
+
+def test_vidu_hmac_callback_signature(monkeypatch) -> None:
+    from stillmotion.dialects.vidu import callback_headers
+    from stillmotion.upstream.hooks import vidu_signature_ok
+
+    monkeypatch.setenv("VIDU_HOOK_T", "s3cret")
+    url = "https://front.example/upstream/hooks/j/0/abc"
+    headers = {k.lower(): v for k, v in callback_headers(url, "s3cret", b"{}").items()}
+    assert vidu_signature_ok("VIDU_HOOK_T", "/upstream/hooks/j/0/abc", headers)
+    assert not vidu_signature_ok("VIDU_HOOK_T", "/upstream/hooks/j/1/abc", headers)  # another URL
+    assert not vidu_signature_ok("VIDU_HOOK_T", "/upstream/hooks/j/0/abc", {**headers, "x-request-nonce": "x"})
+    assert not vidu_signature_ok("VIDU_HOOK_T", "/upstream/hooks/j/0/abc", headers, now=time.time() + 600)
+    monkeypatch.setenv("VIDU_HOOK_T", "other")
+    assert not vidu_signature_ok("VIDU_HOOK_T", "/upstream/hooks/j/0/abc", headers)
