@@ -166,3 +166,36 @@ def wait_for(check: Callable[[], Any], timeout: float = 30, every: float = 0.1) 
             return got
         time.sleep(every)
     raise TimeoutError("condition not met")
+
+
+Q2_MODEL = "vidu/vidu-q2/image-to-video"
+FRONT_DIALECTS = ("job", "async", "native", "openai", "vidu")
+
+
+def submit_via(base: str, dialect: str, kind: str, seed: int) -> str:
+    """Create one 1 s 540p job through one of the front's client dialects; its id. `kind`: "job"
+    (a job-dialect catalog model) or "async" (an async-dialect one), for wires that take only one."""
+    image = data_uri(png_bytes(textured_image(320, 240, seed=seed)))
+    model = JOB_MODEL if kind == "job" else ASYNC_MODEL
+    if dialect == "job":
+        r = requests.post(f"{base}/api/v1/job/create", json=job_body(seed), headers=auth(), timeout=30)
+        key = "job_id"
+    elif dialect == "async":
+        r = requests.post(f"{base}/v3/async/{ASYNC_MODEL}", json=async_body(seed), headers=auth(), timeout=30)
+        key = "task_id"
+    elif dialect == "native":
+        args = job_body(seed)["args"] if kind == "job" else async_body(seed)
+        r = requests.post(f"{base}/v1/jobs", json={"model": model, "input": args}, headers=auth(), timeout=30)
+        key = "id"
+    elif dialect == "openai":
+        body = {"model": model, "prompt": "The camera zooms in.", "input_reference": {"image_url": image},
+                "seconds": "1", **({"mode": "turbo"} if kind == "job" else {})}
+        r = requests.post(f"{base}/v1/videos", json=body, headers=auth(), timeout=30)
+        key = "id"
+    else:  # Vidu: viduq2-turbo is a job-dialect model here, viduq3-turbo the async one
+        body = {"model": "viduq2-turbo" if kind == "job" else "viduq3-turbo", "images": [image],
+                "prompt": "The camera zooms in.", "duration": 1, "resolution": "540p"}
+        r = requests.post(f"{base}/ent/v2/img2video", json=body, headers=auth(), timeout=30)
+        key = "task_id"
+    assert r.status_code in (200, 201), (dialect, r.text)
+    return r.json()[key]
