@@ -101,7 +101,8 @@ class Settings(BaseSettings):
 
     # Upstream engines (docs/upstream.md): routes with engine = "upstream"
     upstream_pollers: int = Field(default=8, ge=1, le=256)  # concurrent upstream calls per process
-    upstream_poll_s: float = 2.0  # between polls of one upstream task
+    upstream_poll_s: float = 2.0  # between polls of one upstream task at first ...
+    upstream_max_poll_s: float = 30.0  # ... then a tenth of its age, at most this
     upstream_backoff_s: float = 1.0  # first retry after a 429/5xx/timeout; doubles, at most 60 s
     upstream_max_tries: int = 5  # retryable errors in a row before the next fallback
     upstream_timeout_s: float = 900.0  # per hop, create to result, unless the route says timeout_s

@@ -348,7 +348,7 @@ class Poller:
                 self.db.jobs.heartbeat(s.job.id, UPSTREAM_HOLDER, JOB_LEASE_S, min(99, int(status.progress)), None)
             changed = task.state != "polling" or task.tries or s.cost != task.cost
             self._save(s, state="polling", tries=0, public_state="polling", quiet=not changed,
-                       next_at=utcnow() + timedelta(seconds=self.settings.upstream_poll_s))
+                       next_at=utcnow() + timedelta(seconds=self._poll_after(task)))
         elif status.state == "succeeded" and status.video_url:
             self._mirror(s, status)
         else:
@@ -454,6 +454,13 @@ class Poller:
             return
         delay = max(retry_after or 0.0, self._backoff(tries))
         self._save(s, tries=tries, next_at=utcnow() + timedelta(seconds=delay))
+
+    def _poll_after(self, task: UpstreamTask) -> float:
+        """Polls back off as a task runs long: every `upstream_poll_s` at first, then a tenth of
+        the task's age, at most `upstream_max_poll_s` (a 10 min video is asked about every 30 s,
+        a 20 s one every 2 s); an upstream callback makes it due at once anyway."""
+        age = (utcnow() - task.created_at).total_seconds()
+        return max(self.settings.upstream_poll_s, min(self.settings.upstream_max_poll_s, age / 10))
 
     def _backoff(self, tries: int) -> float:
         return min(MAX_BACKOFF_S, self.settings.upstream_backoff_s * 2 ** max(0, tries - 1))

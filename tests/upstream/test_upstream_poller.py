@@ -58,14 +58,17 @@ def new_job(parts, job_id: str, route: dict) -> None:
                            "resolution": "540p"}, {"image": key, "duration": 1}, 1, route=route))
 
 
-def drive(poller: Poller, until: Callable[[], bool], steps: int = 50) -> None:
-    for _ in range(steps):
-        poller.tick()
-        deadline = time.monotonic() + 5
+def drive(poller: Poller, until: Callable[[], bool], timeout: float = 10) -> None:
+    """Run the poller's loop by hand (each step finished before the next tick) until `until()`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        worked = poller.tick()
         while poller._busy and time.monotonic() < deadline:
             time.sleep(0.005)
         if until():
             return
+        if not worked:
+            time.sleep(0.01)  # nothing due yet (a poll a few ms ahead)
     raise AssertionError("the poller did not get there")
 
 
@@ -155,7 +158,7 @@ def test_max_in_flight_holds_further_creates(parts):
     for i in range(3):
         new_job(parts, f"j{i}", upstream("a", "http://a", max_in_flight=2))
     drive(poller, lambda: len(created) >= 2 and all(db.upstream.get(f"j{i}") for i in range(3)))
-    for _ in range(5):
+    for _ in range(20):
         drive(poller, lambda: True)
     assert len(created) == len(set(created)) == 2
     assert db.upstream.in_flight("a") == 2
@@ -173,3 +176,19 @@ def test_a_crash_between_the_jobs_end_and_the_tasks_leaves_the_job_as_it_ended(p
     assert db.jobs.finish("j1", UPSTREAM_HOLDER, {"video": "outputs/j1/video.mp4"}, {"upstream": {"state": "done"}})
     drive(poller, lambda: db.upstream.get("j1").state == "done")  # the lease lapses (0 s poll): taken again
     assert task is not None and db.jobs.get("j1").metadata["upstream"] == {"state": "done"}
+
+
+def test_polls_back_off_as_a_task_runs_long(parts):
+    from dataclasses import replace
+    from datetime import UTC, datetime, timedelta
+
+    from stillmotion.jobs import UpstreamTask
+
+    settings, _, _ = parts
+    poller = make_poller(parts, lambda request: httpx.Response(500))
+    poller.settings = settings.model_copy(update={"upstream_poll_s": 2.0, "upstream_max_poll_s": 30.0})
+    now = datetime.now(UTC)
+    task = UpstreamTask("j", "polling", 0, "a", "t", now, now)
+    assert poller._poll_after(task) == 2.0
+    assert 9.9 < poller._poll_after(replace(task, created_at=now - timedelta(seconds=100))) < 10.1
+    assert poller._poll_after(replace(task, created_at=now - timedelta(hours=1))) == 30.0
