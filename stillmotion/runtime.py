@@ -73,6 +73,9 @@ class Runtime:
             self._spawn(callbacks.run, "callbacks")
             keeper = Housekeeper(self.settings, self.db, self.artifacts, policy_from(self.settings))
             self._spawn(keeper.run, "housekeeping")
+            from stillmotion.upstream.poller import Poller  # upstream jobs wait here, not in a worker
+
+            self._spawn(Poller(self.settings, self.db, self.artifacts, self.catalog).run, "upstream")
 
     def _capability(self) -> Callable[[], Capability] | None:
         """For GPU workers: the weights this host holds (claims skip jobs routed elsewhere)."""

@@ -28,7 +28,8 @@ async def serve_file(request: Request) -> Response:
     artifacts = runtime(request).artifacts
     expires = request.query_params.get("expires", "")
     sig = request.query_params.get("sig", "")
-    if not key.startswith("outputs/") or not expires.isdigit() or not artifacts.verify(key, int(expires), sig):
+    # inputs/: stored images, signed for an upstream engine to fetch (docs/upstream.md)
+    if not key.startswith(("outputs/", "inputs/")) or not expires.isdigit() or not artifacts.verify(key, int(expires), sig):
         return _error(403, "link invalid or expired")
     try:
         response = await artifact_response(request, key)
