@@ -72,7 +72,7 @@ def test_progress_moves_every_second_with_an_eta_in_every_dialect(tmp_path):
     proc, base, err = start(tmp_path, STILLMOTION_HEARTBEAT_S="5")
     try:
         body = {"model": "vidu/vidu-q3/image-to-video",
-                "input": {"mode": "pro", "prompt": "slow zoom in", "image": IMAGE, "duration": 10,
+                "input": {"mode": "pro", "prompt": "slow zoom in", "image": IMAGE, "duration": 16,
                           "resolution": "1080p"}}
         job_id = requests.post(f"{base}/v1/jobs", json=body, headers=auth(KEY), timeout=30).json()["id"]
         seen: dict[str, list[tuple[int, object]]] = {"v1": [], "job": [], "async": []}
