@@ -54,7 +54,9 @@ class Settings(BaseSettings):
     # Callbacks / webhooks: 11 tries, 3.5 s doubling, span about an hour (3.5 * (2^10 - 1) s)
     callback_max_attempts: int = 11
     callback_backoff_s: float = 3.5
-    callback_timeout_s: float = 10.0
+    callback_timeout_s: float = 10.0  # total per attempt: connect + headers + body
+    callback_concurrency: int = Field(default=16, ge=1, le=256)  # attempts in flight per process
+    callback_per_host: int = Field(default=2, ge=1, le=64)  # ... of them to one receiver host
     webhook_secret: str | None = None  # signs webhooks of env keys; default: derived per key
 
     # Platform (docs/api-v1.md): limits, cancel, off-peak, retention, logs

@@ -475,6 +475,15 @@ class MemoryOutbox:
     def for_job(self, job_id: str) -> list[Delivery]:
         return sorted((d for d, _, _ in self._s.deliveries.values() if d.job_id == job_id), key=lambda d: d.id)
 
+    def postpone(self, delivery_id: int, worker_id: str, until: datetime) -> bool:
+        s = self._s
+        with s.lock:
+            entry = s.deliveries.get(delivery_id)
+            if entry is None or entry[0].status != "pending" or entry[1] != worker_id:
+                return False
+            s.deliveries[delivery_id] = (dataclasses.replace(entry[0], next_attempt_at=as_utc(until)), None, None)
+            return True
+
 
 class MemoryDatabase:
     """Implements `jobs.repository.Database` in memory; `clock` makes time a test's to move."""

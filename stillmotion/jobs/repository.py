@@ -117,6 +117,8 @@ class OutboxRepository(Protocol):
 
     def for_job(self, job_id: str) -> list[Delivery]: ...
 
+    def postpone(self, delivery_id: int, worker_id: str, until: datetime) -> bool: ...
+
 
 class Database(Protocol):
     jobs: JobRepository
