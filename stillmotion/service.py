@@ -23,7 +23,8 @@ import orjson
 
 from stillmotion.catalog import Catalog
 from stillmotion.domain import StoredImage
-from stillmotion.errors import Conflict, FieldInvalid, NotFound
+from stillmotion.errors import Conflict, FieldInvalid, NotFound, Unavailable
+from stillmotion.health import RETRY_AFTER_S, StoreGate, storage_fault
 from stillmotion.jobs import WEBHOOK_EVENTS, Database, Delivery, Job, JobFilter, JobStatus, LedgerLine, NewJob
 from stillmotion.media.inputs import fetch_image_data, validate_image_bytes
 from stillmotion.media.netguard import check_url
@@ -120,6 +121,7 @@ class JobService:
         self.router = router
         self._http: httpx.AsyncClient | None = None
         self._stats_lock = threading.Lock()
+        self.gate = StoreGate(settings)  # refuses creates while the data dir is short of space
         self._run_stats: tuple[float, float, int] = (-math.inf, 0.0, 1)  # (read at, mean run s, parallel)
 
     @property
@@ -161,6 +163,24 @@ class JobService:
             if not isinstance(url, str) or not url:
                 raise FieldInvalid("must be a URL string", field=field)
             await anyio.to_thread.run_sync(lambda: check_url(url, field=field, settings=self.settings))  # DNS
+        problem = await anyio.to_thread.run_sync(self.gate.problem)
+        if problem is not None:
+            raise Unavailable(f"cannot store jobs now ({problem}); nothing was stored or charged",
+                              retry_after=RETRY_AFTER_S)
+        try:
+            return await self._store(owner, req, entry, request, valid, route, key, fingerprint, events)
+        except Exception as exc:
+            if not storage_fault(exc):
+                raise
+            self.gate.failed(str(exc)[:200])
+            log.error("create refused: storage cannot take writes: %s", exc)
+            raise Unavailable("cannot store jobs now (storage full or not writable); nothing was charged",
+                              retry_after=RETRY_AFTER_S) from None
+
+    async def _store(self, owner: str, req: CreateRequest, entry: Any, request: Any, valid: dict[str, Any],
+                     route: Any, key: str | None, fingerprint: str | None,
+                     events: tuple[str, ...] | None) -> Submission:
+        """Keep the inputs, then store the job with its charge in one transaction."""
         stored = await self._store_images(request.image_refs)
         seed = request.requested_seed or random_seed()
         new = NewJob(

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     poll_interval_s: float = 0.25
     reap_interval_s: float = 5.0
     shutdown_grace_s: float = 20.0
+    # Health (docs/reliability.md): creates are refused (503) and /readyz fails below this free
+    # space in the data dir; /readyz also fails when a runnable job waited this long while
+    # every worker thread of the process sat idle.
+    min_free_mb: int = Field(default=256, ge=0)
+    stall_after_s: float = 60.0
 
     # Results
     url_ttl_s: int = 3600

@@ -150,6 +150,9 @@ class Worker:
         self.current = job
         try:
             self._process(job, stop)
+        except Exception:  # logged once, with its job; the loop goes on claiming
+            log.exception("job %s: its final write failed %d times; the reaper returns it to the queue when "
+                          "its lease ends", job.id, FINAL_WRITE_TRIES, extra={"job_id": job.id})
         finally:
             self.current = None
 
@@ -158,7 +161,7 @@ class Worker:
         beat = threading.Thread(target=self._heartbeat, args=(run,), daemon=True)
         beat.start()
         token = observability.JOB_ID.set(job.id)
-        state = "failed"
+        state = "unrecorded"  # a final write that never landed: the metrics count nothing ended
         waited = (job.started_at - job.created_at).total_seconds() if job.started_at else 0.0
         log.info("job %s started: attempt %d on %s, after %.1f s in the queue", job.id, job.attempts, job.engine, waited)
         try:
@@ -175,13 +178,13 @@ class Worker:
                 self._final_write(lambda: self.db.jobs.release(job.id, self.id))
                 log.info("job %s released to the queue", job.id)
         except StillmotionError as exc:
-            self._failed(job, FailureCode.of(exc.reason), exc.message)
+            state = self._failed(job, FailureCode.of(exc.reason), exc.message)
         except Exception as exc:  # an engine bug: retried by policy, then failed visibly
             log.exception("job %s crashed", job.id)
-            self._failed(job, FailureCode.ENGINE_CRASHED, f"{type(exc).__name__}: {exc}")
+            state = self._failed(job, FailureCode.ENGINE_CRASHED, f"{type(exc).__name__}: {exc}")
         else:  # a final write that keeps failing propagates: the lease returns the job, video kept
-            state = "succeeded"
             if self._final_write(lambda: self.db.jobs.finish(job.id, self.id, result, metadata)):
+                state = "succeeded"
                 took = time.monotonic() - run.started
                 log.info("job %s succeeded: %d frames in %.2f s (render %.2f s), %s", job.id, result["frames"], took,
                          metadata.get("render_s") or 0.0, result["video"])
@@ -197,15 +200,17 @@ class Worker:
             observability.observe_run(job.engine, state, elapsed, fps)
             observability.JOB_ID.reset(token)
 
-    def _failed(self, job: Job, code: FailureCode, message: str) -> None:
+    def _failed(self, job: Job, code: FailureCode, message: str) -> str:
+        """Store the failure as the policy says; the state the metrics count ("retried" or "failed")."""
         decision = self.policy.decide(code, job.attempts, message)
         if decision.retry:
             note = f"attempt {job.attempts}: {code}: {message}"
             self._final_write(lambda: self.db.jobs.retry(job.id, self.id, decision.delay_s, note))
             log.warning("job %s failed (%s); retried in %.1f s", job.id, message, decision.delay_s)
-        else:
-            self._final_write(lambda: self.db.jobs.fail(job.id, self.id, decision.code, decision.message))
-            log.warning("job %s failed: %s", job.id, decision.message)
+            return "retried"
+        self._final_write(lambda: self.db.jobs.fail(job.id, self.id, decision.code, decision.message))
+        log.warning("job %s failed: %s", job.id, decision.message)
+        return "failed"
 
     def _final_write(self, write: Callable[[], bool]) -> bool:
         """A job's last write, tried again on a transient database error (a lock, a dropped
@@ -213,10 +218,10 @@ class Worker:
         for attempt in range(FINAL_WRITE_TRIES):
             try:
                 return write()
-            except Exception:
+            except Exception as exc:
                 if attempt == FINAL_WRITE_TRIES - 1:
                     raise
-                log.warning("final write failed; trying again", exc_info=True)
+                log.warning("final write failed (%s: %s); trying again", type(exc).__name__, str(exc)[:200])
                 time.sleep(0.2 * 2**attempt)
         return False
 

@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from stillmotion.errors import FieldInvalid, PayloadTooLarge, RateLimited, StillmotionError
+from stillmotion.errors import FieldInvalid, PayloadTooLarge, StillmotionError
 from stillmotion.runtime import Runtime
 
 log = logging.getLogger("stillmotion.api")
@@ -94,7 +94,8 @@ class DialectErrors:
             if started:
                 raise
             log.info("refused %d %s: %s", exc.status, exc.reason, exc.message, extra={"reason": exc.reason})
-            headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+            retry_after = getattr(exc, "retry_after", None)  # RateLimited, Unavailable
+            headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
             await json_response(self.shape(exc), exc.status, headers)(scope, receive, send)
         except Exception:
             if started:

@@ -354,6 +354,14 @@ class MemoryJobs:
                 del s.idempotency[k]
             return len(old)
 
+    def oldest_due(self, engines: Sequence[str]) -> datetime | None:
+        with self._s.lock:
+            now = self._s.clock()
+            due = [r.not_before or r.job.created_at for r in self._s.jobs.values()
+                   if r.job.status == JobStatus.QUEUED and r.job.engine in engines and not r.job.off_peak
+                   and (r.not_before is None or r.not_before <= now)]
+        return min(due, default=None)
+
     def stats(self) -> dict[str, int]:
         with self._s.lock:
             stats = {status.value: 0 for status in JobStatus}

@@ -79,6 +79,9 @@ class JobRepository(Protocol):
 
     def forget_idempotency_keys(self) -> int: ...
 
+    def oldest_due(self, engines: Sequence[str]) -> datetime | None:
+        """Since when the longest-waiting runnable job has waited (stall detection)."""
+
     def stats(self) -> dict[str, int]:
         """Jobs per status (all present) and `depth` (queued)."""
 

@@ -57,8 +57,12 @@ class ArtifactStore:
         path = self.path(key)
         if not path.exists():
             tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
+            try:
+                tmp.write_bytes(data)
+                os.replace(tmp, path)
+            except BaseException:  # a full disk leaves no partial file behind
+                tmp.unlink(missing_ok=True)
+                raise
         return key
 
     def output_dir(self, job_id: str) -> Path:
