@@ -153,8 +153,9 @@ class Worker:
         except Exception:  # logged once, with its job; the loop goes on claiming
             log.exception("job %s: its final write failed %d times; the reaper returns it to the queue when "
                           "its lease ends", job.id, FINAL_WRITE_TRIES, extra={"job_id": job.id})
-        finally:
-            self.current = None
+        # not in a `finally`: a BaseException that ends the thread leaves `current` set, so the
+        # supervisor that restarts the thread can give the job back at once
+        self.current = None
 
     def _process(self, job: Job, stop: threading.Event) -> None:
         run = Run(job, stop, self.settings.shutdown_grace_s)
