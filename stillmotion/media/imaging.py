@@ -1,16 +1,112 @@
-"""Image loading and fitting shared by engines (no I/O beyond reading a local file)."""
+"""Image loading and fitting shared by engines (no I/O beyond reading a local file).
+
+Every input becomes 8-bit sRGB the way a colour-managed viewer shows it: EXIF orientation
+applied; an embedded ICC profile converted to sRGB (Pillow's ImageCms, perceptual intent);
+16-bit samples scaled to 8 bits (not clipped: `convert("RGB")` clips 16-bit greyscale at 255,
+a white video); transparency (alpha, or a palette's transparent index) composited on
+`BACKGROUND`; CMYK converted through its profile when it has one.
+
+Large JPEGs are decoded through DCT scaling (`draft`) when `max_side` asks for no more than a
+fraction of their size, so a 64 MP photo never exists at full size in memory.
+"""
 
 from __future__ import annotations
 
+import io
+import threading
+from contextlib import contextmanager
+from collections.abc import Iterator
+
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageCms, ImageOps
+
+# Transparent areas are composited on white: what a browser or viewer shows on a page, and
+# the choice of the hosted services this mirrors. Documented in docs/reliability.md.
+BACKGROUND = (255, 255, 255)
+_SRGB = ImageCms.createProfile("sRGB")
+_DECODE_SLOTS: threading.BoundedSemaphore | None = None
+_SLOTS_LOCK = threading.Lock()
 
 
-def load_rgb(path: str) -> np.ndarray:
-    """Read an image as (H, W, 3) uint8 RGB, honouring EXIF orientation as viewers do."""
-    with Image.open(path) as im:
-        im = ImageOps.exif_transpose(im)
-        return np.asarray(im.convert("RGB"))
+def set_decode_budget(concurrent: int) -> None:
+    """At most `concurrent` full decodes at once in this process (0: no limit). Each decode of
+    a large image costs several bytes per pixel, so a budget bounds the process's peak."""
+    global _DECODE_SLOTS
+    with _SLOTS_LOCK:
+        _DECODE_SLOTS = threading.BoundedSemaphore(concurrent) if concurrent > 0 else None
+
+
+@contextmanager
+def decode_slot() -> Iterator[None]:
+    """Hold one of the process's decode slots (see `set_decode_budget`)."""
+    slots = _DECODE_SLOTS
+    if slots is None:
+        yield
+        return
+    with slots:
+        yield
+
+
+def load_rgb(path: str, max_side: int | None = None) -> np.ndarray:
+    """Read an image as (H, W, 3) uint8 sRGB, as a colour-managed viewer shows it.
+
+    `max_side`: the caller needs no more than this on the longer side; JPEGs are then decoded
+    at a reduced scale (at least `max_side`), which bounds memory for huge photos."""
+    with decode_slot(), Image.open(path) as im:
+        if max_side and im.format in ("JPEG", "MPO") and max(im.size) > 2 * max_side:
+            scale = max_side / max(im.size)
+            im.draft(im.mode, (max(1, int(im.width * scale)), max(1, int(im.height * scale))))
+        return to_srgb(im)
+
+
+def to_srgb(im: Image.Image) -> np.ndarray:
+    """`im` (any mode Pillow opens) as (H, W, 3) uint8 sRGB; see the module docstring."""
+    icc = im.info.get("icc_profile")
+    im = ImageOps.exif_transpose(im)
+    im = _eight_bit(im)
+    if im.mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    elif im.mode == "PA":
+        im = im.convert("RGBA")
+    if icc:
+        im = _to_srgb_profile(im, icc)
+    if im.mode in ("LA", "La", "RGBA", "RGBa"):
+        rgba = im.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, BACKGROUND + (255,))
+        im = Image.alpha_composite(background, rgba)
+    return np.asarray(im.convert("RGB"))
+
+
+def _eight_bit(im: Image.Image) -> Image.Image:
+    """16-bit and 32-bit greyscale scaled to 8 bits (Pillow's convert would clip them)."""
+    if im.mode.startswith("I;16") or im.mode == "I":
+        arr = np.asarray(im).astype(np.uint32)
+        if im.mode == "I" and arr.max(initial=0) <= 255:  # an 8-bit image stored as I
+            return Image.fromarray(arr.astype(np.uint8), "L")
+        return Image.fromarray(((arr.clip(0, 65535) * 255 + 32767) // 65535).astype(np.uint8), "L")
+    if im.mode == "F":
+        arr = np.asarray(im, dtype=np.float32)
+        top = 1.0 if arr.max(initial=0.0) <= 1.0 else 255.0
+        return Image.fromarray((arr / top * 255).round().clip(0, 255).astype(np.uint8), "L")
+    if im.mode == "1":
+        return im.convert("L")
+    return im
+
+
+def _to_srgb_profile(im: Image.Image, icc: bytes) -> Image.Image:
+    """Convert through the embedded profile to sRGB; a broken profile is ignored (as viewers do)."""
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        alpha = im.getchannel("A") if im.mode in ("RGBA", "LA") else None
+        base = im.convert("RGB") if im.mode in ("RGBA",) else (im.convert("L") if im.mode == "LA" else im)
+        out = ImageCms.profileToProfile(base, source, _SRGB, outputMode="RGB")
+        if out is None:
+            return im
+        if alpha is not None:
+            out.putalpha(alpha)
+        return out
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return im
 
 
 def fit_to_frame(img: np.ndarray, width: int, height: int) -> np.ndarray:
