@@ -21,6 +21,7 @@ from stillmotion.callbacks import CallbackDispatcher
 from stillmotion.catalog import Catalog
 from stillmotion.housekeeping import Housekeeper
 from stillmotion.jobs import Capability, ClaimRules, Database
+from stillmotion.media.imaging import set_decode_budget
 from stillmotion.routing import Router
 from stillmotion.service import JobService
 from stillmotion.settings import Settings
@@ -60,6 +61,7 @@ class Runtime:
         self.router = Router.from_settings(settings)  # a bad routes file stops the start
         ClaimRules(settings.off_peak_window)  # a bad window stops the start
         self.db = db or open_database(settings)
+        set_decode_budget(settings.decode_concurrency)
         secret = load_secret(settings)
         self.artifacts = ArtifactStore(settings.data_dir, secret, settings.base_url, settings.url_ttl_s)
         self.auth = Authenticator(self.db.accounts, settings, secret)

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     max_audio_bytes: int = 20 * 1024 * 1024  # background music (q3 pro `audio`), fetched at render
     audio_target_lufs: float = -16.0  # integrated loudness of every soundtrack
     max_image_pixels: int = 64_000_000  # refuse decompression bombs before decoding
+    # Full image decodes at once per process (submit checks and renders share it): each costs
+    # up to ~7 bytes a pixel, so this times max_image_pixels bounds the decode memory.
+    decode_concurrency: int = Field(default=2, ge=0, le=64)
     min_image_side: int = 128
     download_timeout_s: float = 20.0
     max_redirects: int = 3

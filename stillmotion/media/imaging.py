@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from collections.abc import Iterator
 
 import numpy as np
-from PIL import Image, ImageCms, ImageOps
+from PIL import Image, ImageCms
 
 # Transparent areas are composited on white: what a browser or viewer shows on a page, and
 # the choice of the hosted services this mirrors. Documented in docs/reliability.md.
@@ -47,43 +47,68 @@ def decode_slot() -> Iterator[None]:
         yield
 
 
+_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+              4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270,
+              7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90}
+_ROWS = 512  # rows converted at a time from 16 to 8 bits
+
+
 def load_rgb(path: str, max_side: int | None = None) -> np.ndarray:
     """Read an image as (H, W, 3) uint8 sRGB, as a colour-managed viewer shows it.
 
-    `max_side`: the caller needs no more than this on the longer side; JPEGs are then decoded
-    at a reduced scale (at least `max_side`), which bounds memory for huge photos."""
+    `max_side`: the caller needs no more than about this on the longer side. JPEGs are then
+    decoded at a reduced DCT scale; other formats are box-reduced by an integer factor right
+    after decoding, before any conversion copies them, which bounds a render's memory."""
     with decode_slot(), Image.open(path) as im:
         if max_side and im.format in ("JPEG", "MPO") and max(im.size) > 2 * max_side:
             scale = max_side / max(im.size)
             im.draft(im.mode, (max(1, int(im.width * scale)), max(1, int(im.height * scale))))
-        return to_srgb(im)
+        return to_srgb(im, max_side)
 
 
-def to_srgb(im: Image.Image) -> np.ndarray:
+def to_srgb(im: Image.Image, max_side: int | None = None) -> np.ndarray:
     """`im` (any mode Pillow opens) as (H, W, 3) uint8 sRGB; see the module docstring."""
     icc = im.info.get("icc_profile")
-    im = ImageOps.exif_transpose(im)
+    orientation = _orientation(im)
     im = _eight_bit(im)
     if im.mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")
     elif im.mode == "PA":
         im = im.convert("RGBA")
+    if max_side and max(im.size) >= 2 * max_side:
+        try:
+            im = im.reduce(max(im.size) // max_side)
+        except ValueError:  # a mode reduce does not take: keep the full size
+            pass
     if icc:
         im = _to_srgb_profile(im, icc)
     if im.mode in ("LA", "La", "RGBA", "RGBa"):
         rgba = im.convert("RGBA")
         background = Image.new("RGBA", rgba.size, BACKGROUND + (255,))
         im = Image.alpha_composite(background, rgba)
-    return np.asarray(im.convert("RGB"))
+    if orientation in _TRANSPOSE:
+        im = im.transpose(_TRANSPOSE[orientation])
+    return np.asarray(im if im.mode == "RGB" else im.convert("RGB"))  # no second full copy
+
+
+def _orientation(im: Image.Image) -> int:
+    try:
+        return int(im.getexif().get(0x0112, 1))
+    except Exception:  # a broken EXIF block only loses the rotation, as in viewers
+        return 1
 
 
 def _eight_bit(im: Image.Image) -> Image.Image:
-    """16-bit and 32-bit greyscale scaled to 8 bits (Pillow's convert would clip them)."""
+    """16-bit and 32-bit greyscale scaled to 8 bits (Pillow's convert would clip them), a
+    block of rows at a time so the wide copy never exists whole."""
     if im.mode.startswith("I;16") or im.mode == "I":
-        arr = np.asarray(im).astype(np.uint32)
-        if im.mode == "I" and arr.max(initial=0) <= 255:  # an 8-bit image stored as I
-            return Image.fromarray(arr.astype(np.uint8), "L")
-        return Image.fromarray(((arr.clip(0, 65535) * 255 + 32767) // 65535).astype(np.uint8), "L")
+        arr = np.asarray(im)
+        top = 255 if im.mode == "I" and int(arr.max(initial=0)) <= 255 else 65535  # 8-bit data stored as I
+        out = np.empty(arr.shape, np.uint8)
+        for r in range(0, arr.shape[0], _ROWS):
+            block = arr[r : r + _ROWS].astype(np.uint32).clip(0, top)
+            out[r : r + _ROWS] = (block * 255 + top // 2) // top
+        return Image.fromarray(out, "L")
     if im.mode == "F":
         arr = np.asarray(im, dtype=np.float32)
         top = 1.0 if arr.max(initial=0.0) <= 1.0 else 255.0
