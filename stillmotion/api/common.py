@@ -13,6 +13,7 @@ from typing import Any
 
 import anyio
 import orjson
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
@@ -90,6 +91,13 @@ class DialectErrors:
 
         try:
             await self.app(scope, receive, tracked)
+        except HTTPException as exc:  # Starlette's own: no route under this mount, wrong method
+            if started:
+                raise
+            error = StillmotionError(str(exc.detail), field="path")
+            error.status = exc.status_code
+            error.reason = "NotFound" if exc.status_code == 404 else "MethodNotAllowed"
+            await json_response(self.shape(error), exc.status_code, exc.headers)(scope, receive, send)
         except StillmotionError as exc:
             if started:
                 raise

@@ -16,7 +16,8 @@ def serve_file(request: Request) -> Response:
     artifacts = runtime(request).artifacts
     expires = request.query_params.get("expires", "")
     sig = request.query_params.get("sig", "")
-    if not key.startswith("outputs/") or not expires.isdigit() or not artifacts.verify(key, int(expires), sig):
+    well_formed = expires.isascii() and expires.isdigit() and len(expires) <= 12 and sig.isascii() and sig.isalnum()
+    if not key.startswith("outputs/") or not well_formed or not artifacts.verify(key, int(expires), sig):
         return json_response({"code": 403, "message": "link invalid or expired", "data": None}, 403)
     try:
         path = artifacts.path(key)
