@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, replace
+from functools import partial
 from decimal import Decimal
 from typing import Any
 
@@ -91,6 +92,19 @@ def check_events(events: Any) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(events))
 
 
+def render_urls(value: Any, path: str = "") -> list[tuple[str, str]]:
+    """Every http(s) URL in validated arguments, with its field path ("wm_url", "a.b[0]"):
+    found by value, so any model's URL fields are checked without naming them."""
+    if isinstance(value, str):
+        return [(path, value)] if value[:8].lower().startswith(("http://", "https://")) else []
+    if isinstance(value, dict):
+        return [hit for k, v in value.items() if isinstance(k, str) and not k.startswith("_")
+                for hit in render_urls(v, f"{path}.{k}" if path else k)]
+    if isinstance(value, (list, tuple)):
+        return [hit for i, v in enumerate(value) for hit in render_urls(v, f"{path}[{i}]")]
+    return []
+
+
 def request_hash(req: CreateRequest) -> str:
     """What makes two requests "the same" for Idempotency-Key: endpoint, model, args, hooks."""
     body = {"d": req.dialect, "m": req.model, "a": req.args, "c": req.callback_url, "e": req.webhook_events}
@@ -163,6 +177,12 @@ class JobService:
             if not isinstance(url, str) or not url:
                 raise FieldInvalid("must be a URL string", field=field)
             await anyio.to_thread.run_sync(lambda: check_url(url, field=field, settings=self.settings))  # DNS
+        # URLs fetched at render time (a watermark, background music): checked now too, so a
+        # private target is refused before anything is charged (the fetch checks again).
+        fetched_now = set(request.image_refs.values())  # downloaded and checked below
+        for field, url in render_urls(valid):
+            if url not in fetched_now:
+                await anyio.to_thread.run_sync(partial(check_url, url, field=field, settings=self.settings))
         problem = await anyio.to_thread.run_sync(self.gate.problem)
         if problem is not None:
             raise Unavailable(f"cannot store jobs now ({problem}); nothing was stored or charged",

@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     # Threads that run the API's blocking calls (database reads, image checks); the database pool
     # is sized to them plus the workers, so no request waits for or opens a connection.
     api_threads: int = Field(default=16, ge=1, le=256)
+    # Slow clients (docs/reliability.md): request headers must be whole this long after their first
+    # byte, a request body within body_timeout_s; idle keep-alive connections close after keep_alive_s.
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 120.0
+    keep_alive_s: int = 5
+    max_streams_per_key: int = Field(default=20, ge=0)  # live event streams open at once per key; 0: none
 
     # Inputs
     max_image_bytes: int = 50 * 1024 * 1024
