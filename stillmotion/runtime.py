@@ -69,14 +69,10 @@ class Runtime:
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []
         self.slots: list[Slot] = []
+        self.workers: list[tuple[Worker, threading.Thread]] = []  # the current worker of each slot
         self._supervisor: threading.Thread | None = None
         self._worker_capability: Callable[[], Capability] | None = None
         self.make_worker: Callable[[], Worker] = self._new_worker  # tests swap in their own
-
-    @property
-    def workers(self) -> list[tuple[Worker, threading.Thread]]:
-        """The current worker of each worker slot, with its thread."""
-        return [(s.owner, s.thread) for s in self.slots if s.kind == "worker" and s.thread is not None]  # type: ignore[misc]
 
     def start_background(self, workers: int, *, dispatcher: bool = True) -> None:
         """Start `workers` worker threads, and (optionally) the callback sender and housekeeping,
@@ -114,9 +110,12 @@ class Runtime:
         self._launch(slot)
 
     def _launch(self, slot: Slot) -> None:
+        old = slot.owner
         slot.owner, target = slot.start()
         label = f"worker:{slot.owner.id}" if slot.kind == "worker" else slot.name  # type: ignore[attr-defined]
         slot.thread = self._spawn(_logged(target, label), label)
+        if slot.kind == "worker":
+            self.workers[:] = [(w, t) for w, t in self.workers if w is not old] + [(slot.owner, slot.thread)]  # type: ignore[list-item]
 
     def _supervise(self) -> None:
         """Restart what stopped unexpectedly; a worker's unfinished job goes back to the queue."""
