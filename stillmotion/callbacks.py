@@ -38,7 +38,7 @@ import orjson
 from stillmotion import observability
 from stillmotion.errors import StillmotionError
 from stillmotion.media.netguard import check_url, is_public_address, resolve_host
-from stillmotion.dialects import callback_body
+from stillmotion.dialects import callback_body, callback_headers
 from stillmotion.jobs import Database, Delivery
 from stillmotion.settings import Settings
 from stillmotion.storage import ArtifactStore
@@ -307,7 +307,9 @@ class CallbackDispatcher:
             "webhook-timestamp": str(timestamp),
         }
         if self.secret_for is not None:
-            headers["webhook-signature"] = sign(self.secret_for(owner), msg_id, timestamp, body)
+            secret = self.secret_for(owner)
+            headers["webhook-signature"] = sign(secret, msg_id, timestamp, body)
+            headers.update(callback_headers(delivery.kind, delivery.url, secret, body))  # e.g. Vidu's HMAC
         return headers
 
     def _post(self, delivery: Delivery, owner: str, body: bytes, deadline: Deadline | None = None) -> int:

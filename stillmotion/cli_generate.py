@@ -111,7 +111,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 def model_args(entry: ModelEntry, args: argparse.Namespace) -> dict[str, Any]:
     """The model's own arguments for what the flags say (unset flags keep the model's defaults)."""
     out: dict[str, Any] = {PLAIN[d]: getattr(args, d) for d in PLAIN if getattr(args, d, None) is not None}
-    if args.prompt or entry.dialect == "job":
+    if args.prompt or entry.requires("prompt"):
         out["prompt"] = args.prompt
     out["images" if entry.has_field("images") else "image"] = ["IMAGE"] if entry.has_field("images") else "IMAGE"
     if args.tail is not None:

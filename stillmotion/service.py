@@ -50,8 +50,9 @@ class CreateRequest:
     """A create request as a dialect parsed it, in no wire format.
 
     `args_field` and `callback_field` name the fields in the dialect's own words for errors;
-    `any_model`: the endpoint takes every catalog model (else only the `dialect`'s own);
-    `default_events`: without a filter, every webhook event is sent (else the final one)."""
+    `models`: the model ids the endpoint serves (None: every catalog model);
+    `default_events`: without a filter, every webhook event is sent (else the final one);
+    `metadata`: what the dialect keeps with the job (public; e.g. Vidu's payload and meta_data)."""
 
     model: Any
     args: Any
@@ -61,8 +62,9 @@ class CreateRequest:
     callback_field: str = "callback_url"
     idempotency_key: Any = None
     webhook_events: Any = None
-    any_model: bool = False
+    models: frozenset[str] | None = None
     default_events: bool = False
+    metadata: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,8 @@ def render_urls(value: Any, path: str = "") -> list[tuple[str, str]]:
 def request_hash(req: CreateRequest) -> str:
     """What makes two requests "the same" for Idempotency-Key: endpoint, model, args, hooks."""
     body = {"d": req.dialect, "m": req.model, "a": req.args, "c": req.callback_url, "e": req.webhook_events}
+    if req.metadata:
+        body["x"] = req.metadata
     try:
         raw = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
     except TypeError:  # a value orjson cannot encode would be refused by validation anyway
@@ -164,9 +168,7 @@ class JobService:
                 return Submission(earlier, True)
         if not isinstance(req.model, str) or not req.model:
             raise FieldInvalid("required string", field="model")
-        entry = self.catalog.get(req.model)
-        if not req.any_model and entry.dialect != req.dialect:
-            raise FieldInvalid(f"model {req.model!r} is not served by this endpoint", field="model")
+        entry = self.catalog.get(req.model, among=req.models)
         if not isinstance(req.args, dict):
             raise FieldInvalid("must be a JSON object", field=req.args_field)
         request = entry.prepare(req.args)  # validated once; refs, mode, price and seed with it
@@ -215,7 +217,7 @@ class JobService:
             seed=seed,
             callback_url=req.callback_url,
             off_peak=bool(valid.get("off_peak", False)),
-            metadata={"ignored_fields": request.ignored} if request.ignored else {},
+            metadata=_metadata(req.metadata, request.ignored),
             idempotency_key=key,
             request_hash=fingerprint,
             webhook_events=(events if events is not None else WEBHOOK_EVENTS) if req.default_events else events,
@@ -338,6 +340,14 @@ class JobService:
 
     def models(self) -> list[Any]:
         return self.catalog.entries()
+
+
+def _metadata(given: dict[str, Any] | None, ignored: list[str] | None) -> dict[str, Any]:
+    """The dialect's metadata with the catalog's ignored keys added to its own."""
+    out = dict(given or {})
+    if ignored:
+        out["ignored_fields"] = [*out.get("ignored_fields", []), *ignored]
+    return out
 
 
 def _public_args(valid: dict[str, Any]) -> dict[str, Any]:

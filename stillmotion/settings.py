@@ -5,6 +5,7 @@ Nothing reads the environment at import time; `Settings()` does it when asked.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import Field
@@ -84,6 +85,8 @@ class Settings(BaseSettings):
     log_format: str = "auto"  # json | text | auto (text on a terminal, JSON otherwise)
 
     price_file: Path | None = None  # JSON/TOML price overrides (see catalog.Catalog.load)
+    # Vidu's official API (/ent/v2) reports integer `credits`: ceil(USD price x this); 1 credit = 0.005 USD.
+    vidu_credits_per_usd: Decimal = Decimal("200")
 
     engine: str = "motion"
     # Local folder with a Depth Anything V2 checkpoint (save_pretrained layout) for the motion

@@ -28,6 +28,6 @@ def task_result(request: Request) -> Response:
 
 mount = dialect_mount(
     "/v3/async",
-    [Route("/task-result", task_result, methods=["GET"]), *(submit_route(m) for m in dialect.MODELS)],
+    [Route("/task-result", task_result, methods=["GET"]), *(submit_route(m) for m in sorted(dialect.MODELS))],
     dialect.shape_error,
 )

@@ -14,7 +14,7 @@ async def create(request: Request) -> Response:
     who = await owner_async(request)
     req = dialect.parse_create(await json_body(request), request.headers.get("idempotency-key"))
     done = await runtime(request).service.submit(who, req)
-    return json_response(dialect.created_body(done.job))
+    return Response(dialect.created_json(done.job), media_type="application/json")
 
 
 def query(request: Request) -> Response:

@@ -12,8 +12,11 @@ from typing import Any
 
 from stillmotion import __version__
 from stillmotion.api import openapi_schemas as s
+from stillmotion.api import openapi_vidu
 from stillmotion.api.openapi_schemas import ref
 from stillmotion.catalog import MODELS
+from stillmotion.dialects import async_task, job
+from stillmotion.dialects.native import seed_dialect
 
 IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False,
                "description": "Same key and body within 24 h: the same job, charged once; "
@@ -144,7 +147,7 @@ def _v1_paths() -> dict[str, Any]:
             **errors("v1", 401, 404)}, params=[JOB_ID])},
         "/v1/models": {"get": op("Models: input JSON Schema, defaults, price table", "models", {
             "200": ok("Models", ref("ModelList"), {"object": "list", "data": [{
-                "id": turbo.id, "object": "model", "title": turbo.title, "dialect": turbo.dialect,
+                "id": turbo.id, "object": "model", "title": turbo.title, "dialect": seed_dialect(turbo.id),
                 "task_type": turbo.task_type, "input_schema": {"type": "object", "properties": {"...": {}}},
                 "defaults": {"duration": 5, "resolution": "720p", "audio": True},
                 "price": {"model": turbo.id, "currency": "USD", "rates": {"turbo": {"720p": {"per_sec": "0.048"}}}},
@@ -178,7 +181,7 @@ def _v1_paths() -> dict[str, Any]:
 def _job_dialect_paths() -> dict[str, Any]:
     examples = {e.id.replace("/", "_"): {"summary": e.title, "value": {
         "model": e.id, "args": s.example_input(e), "callback_url": "https://hooks.example.com/vidu"}}
-        for e in MODELS.values() if e.dialect == "job"}
+        for e in MODELS.values() if e.id in job.MODELS}
     return {
         "/api/v1/job/create": {"post": op("Job dialect: create a job", "job dialect", {
             "200": ok("Created", ref("JobDialectCreated"), {"code": 0, "message": "success",
@@ -201,7 +204,7 @@ def _job_dialect_paths() -> dict[str, Any]:
 def _async_paths() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for entry in MODELS.values():
-        if entry.dialect != "async":
+        if entry.id not in async_task.MODELS:
             continue
         example = {**s.example_input(entry), "extra": {"webhook": {"url": "https://hooks.example.com/novita"}}}
         paths[f"/v3/async/{entry.id}"] = {"post": op(f"Async-task dialect: {entry.title}", "async-task dialect", {
@@ -270,9 +273,13 @@ def openapi_document() -> dict[str, Any]:
             ("jobs", "Native API: jobs of every dialect"), ("models", "Models, prices, voices"),
             ("account", "Balance and ledger"), ("webhooks", "Signed webhooks"),
             ("job dialect", "Vidu job API wire format"), ("async-task dialect", "Async-task API wire format"),
+            (openapi_vidu.TAG, "Vidu's official API (/ent/v2): `Authorization: Token <key>`"),
             ("files", "Result files"), ("operations", "Health and metrics"), ("pages", "Browser pages"))],
-        "components": {"schemas": s.components(),
-                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "components": {"schemas": {**s.components(), **openapi_vidu.schemas()},
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
+                                           "vidu_token": {"type": "apiKey", "in": "header", "name": "Authorization",
+                                                          "description": "`Token <key>` (Vidu's scheme)"}}},
         "security": [{"bearer": []}],
-        "paths": {**_v1_paths(), **_job_dialect_paths(), **_async_paths(), **_other_paths()},
+        "paths": {**_v1_paths(), **_job_dialect_paths(), **_async_paths(), **openapi_vidu.paths(),
+                  **_other_paths()},
     }

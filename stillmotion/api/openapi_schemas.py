@@ -13,6 +13,7 @@ from functools import cache
 from typing import Any
 
 from stillmotion.catalog import MODELS, ModelEntry
+from stillmotion.dialects import job as job_dialect
 
 STR = {"type": "string"}
 INT = {"type": "integer"}
@@ -275,7 +276,7 @@ def components() -> dict[str, Any]:
         "WebhookSecret": obj(["object", "secret"], object={"const": "webhook_secret"},
                              secret={**STR, "pattern": "^whsec_"}),
         "JobDialectCreate": {"oneOf": [ref("JobCreate_" + input_name(e)[6:]) for e in MODELS.values()
-                                       if e.dialect == "job"]},
+                                       if e.id in job_dialect.MODELS]},
         "JobDialectCreated": job_created(), "JobDialectQuery": job_query(), "JobDialectError": job_error(),
         "AsyncSubmitted": obj(["task_id"], task_id=STR), "AsyncTaskResult": task_result(),
         "AsyncError": async_error(),
@@ -287,7 +288,7 @@ def components() -> dict[str, Any]:
         name = input_name(entry)[6:]
         schemas[input_name(entry)] = entry.json_schema()
         schemas["Create_" + name] = v1_create(entry)
-        if entry.dialect == "job":
+        if entry.id in job_dialect.MODELS:
             schemas["JobCreate_" + name] = job_create(entry)
         else:
             schemas["AsyncSubmit_" + name] = async_submit(entry)

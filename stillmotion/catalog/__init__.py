@@ -40,11 +40,11 @@ Validation
   the input is carried over, so validating normalised args again gives the same dict
   (validate is idempotent, and every other method validates first, so raw args are safe to
   pass anywhere).
-  The async dialect's `extra` (webhook settings) is reserved: neither an arg nor "ignored".
 - Optional fields without a default (seed, voice_id, audio URL, wm_url) are left out of the
   normalised args when absent; fields with a default are always present.
-- `get_model(id, dialect=...)` optionally restricts the lookup to one dialect, so the job
-  endpoint refuses an async model id with the list of its own ids.
+- `get_model(id, among=...)` optionally restricts the lookup to the ids an endpoint serves (each
+  dialect module names its own), so the job endpoint refuses an async model id with the list of
+  its own ids. The catalog itself names no endpoint.
 
 Prices
 - One curve for every model: price(1) = start; price(2) = two_sec or start + per_sec;
@@ -74,7 +74,7 @@ Specs
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -121,14 +121,15 @@ _MODELS = build_models()
 MODELS: Mapping[str, ModelEntry] = MappingProxyType(_MODELS)
 
 
-def get_model(model_id: str, dialect: str | None = None) -> ModelEntry:
-    """The entry for `model_id`; FieldInvalid(field="model") naming the known ids otherwise."""
-    known = [m for m, e in MODELS.items() if dialect is None or e.dialect == dialect]
+def get_model(model_id: Any, among: Collection[str] | None = None) -> ModelEntry:
+    """The entry for `model_id` (one of `among` when given); FieldInvalid(field="model") naming the
+    known ids otherwise."""
+    known = [m for m in MODELS if among is None or m in among]
     if not isinstance(model_id, str):
         raise FieldInvalid(f"must be a string, one of {', '.join(known)}, got {describe(model_id)}",
                            field="model")
     entry = MODELS.get(model_id)
-    if entry is None or (dialect is not None and entry.dialect != dialect):
+    if entry is None or (among is not None and model_id not in among):
         raise FieldInvalid(f"unknown model {model_id!r}; known models: {', '.join(known)}",
                            field="model")
     return entry
@@ -153,9 +154,10 @@ class Catalog:
             load_price_overrides(price_file, models)  # a bad file stops the start
         return cls(models)
 
-    def get(self, model_id: Any) -> ModelEntry:
-        """The entry for `model_id`; FieldInvalid(field="model") naming the known ids otherwise."""
-        return self.models[get_model(model_id).id]  # get_model refuses unknown ids, naming the known ones
+    def get(self, model_id: Any, among: Collection[str] | None = None) -> ModelEntry:
+        """The entry for `model_id` (one of `among` when given); FieldInvalid(field="model") naming
+        the known ids otherwise."""
+        return self.models[get_model(model_id, among).id]  # get_model refuses unknown ids, naming the known ones
 
     def entries(self) -> list[ModelEntry]:
         return list(self.models.values())

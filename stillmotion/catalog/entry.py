@@ -89,7 +89,6 @@ class Prepared:
 @dataclass(eq=False)
 class ModelEntry:
     id: str
-    dialect: str  # 'job' (args object) | 'async' (the body is the args)
     task_type: str
     title: str
     fields: tuple[Field, ...]
@@ -97,7 +96,6 @@ class ModelEntry:
     rules: tuple[Rule, ...] = ()
     fixed_mode: str | None = None  # async models: the mode is the model, not an argument
     audio: Callable[[Mapping[str, Any]], AudioSpec] = no_audio
-    reserved: frozenset[str] = frozenset()  # dialect keys that are not args and not "ignored"
     off_peak_factor: Decimal = Decimal("0.5")
     engine: str = "motion"
     _by_name: dict[str, Field] = field(init=False, repr=False)
@@ -105,12 +103,11 @@ class ModelEntry:
     def __post_init__(self) -> None:
         self._by_name = {f.name: f for f in self.fields}
 
-    @property
-    def args_name(self) -> str:
-        return "args" if self.dialect == "job" else "body"
-
     def has_field(self, name: str) -> bool:
         return name in self._by_name
+
+    def requires(self, name: str) -> bool:
+        return name in self._by_name and self._by_name[name].required
 
     # -- validation --
 
@@ -121,7 +118,7 @@ class ModelEntry:
         under "_ignored" so the service can tell the user what had no effect.
         """
         if not isinstance(args, Mapping):
-            raise FieldInvalid(f"must be an object, got {describe(args)}", field=self.args_name)
+            raise FieldInvalid(f"must be an object, got {describe(args)}", field="args")
         out: dict[str, Any] = {}
         for f in self.fields:
             value = f.resolve(args)
@@ -132,8 +129,7 @@ class ModelEntry:
         prior = args.get(IGNORED_KEY)
         carried = isinstance(prior, list) and all(isinstance(k, str) for k in prior)
         ignored = list(prior) if carried else []  # re-validating normalised args keeps the list
-        ignored += [str(k) for k in args if k not in self._by_name and k not in self.reserved
-                    and not (k == IGNORED_KEY and carried)]
+        ignored += [str(k) for k in args if k not in self._by_name and not (k == IGNORED_KEY and carried)]
         if ignored:
             out[IGNORED_KEY] = ignored
         return out

@@ -20,8 +20,6 @@ POSITION_NUMBERS: dict[Any, str] = {
     **{i: p for i, p in enumerate(POSITIONS, 1)},
     **{str(i): p for i, p in enumerate(POSITIONS, 1)},
 }
-# The async dialect's "extra" (webhook) belongs to the dialect, not to the model's args.
-RESERVED = frozenset({"extra"})
 
 
 def _images() -> ImageListField:
@@ -46,7 +44,6 @@ def entries() -> list[ModelEntry]:
     return [
         ModelEntry(
             id="vidu-q3-pro-i2v",
-            dialect="async",
             task_type="VIDU_Q3_PRO_I2V",
             title="Vidu Q3 Pro image-to-video",
             fixed_mode="pro",
@@ -74,11 +71,9 @@ def entries() -> list[ModelEntry]:
             ),
             rates={"pro": pro_rates},
             audio=pro_audio,
-            reserved=RESERVED,
         ),
         ModelEntry(
             id="vidu-q3-turbo-i2v",
-            dialect="async",
             task_type="VIDU_Q3_TURBO_I2V",
             title="Vidu Q3 Turbo image-to-video",
             fixed_mode="turbo",
@@ -96,6 +91,5 @@ def entries() -> list[ModelEntry]:
             ),
             rates={"turbo": turbo_rates},
             audio=turbo_audio,
-            reserved=RESERVED,
         ),
     ]

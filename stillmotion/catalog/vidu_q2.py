@@ -40,7 +40,6 @@ def entries() -> list[ModelEntry]:
     return [
         ModelEntry(
             id="vidu/vidu-q2/image-to-video",
-            dialect="job",
             task_type="VIDU_Q2_I2V",
             title="Vidu Q2 image-to-video",
             fields=(
@@ -67,7 +66,6 @@ def entries() -> list[ModelEntry]:
         ),
         ModelEntry(
             id="vidu/vidu-q2/start-end-to-video",
-            dialect="job",
             task_type="VIDU_Q2_START_END",
             title="Vidu Q2 start-end-to-video",
             fields=(

@@ -22,7 +22,6 @@ def entries() -> list[ModelEntry]:
     return [
         ModelEntry(
             id="vidu/vidu-q3/image-to-video",
-            dialect="job",
             task_type="VIDU_Q3_I2V",
             title="Vidu Q3 image-to-video",
             fields=(

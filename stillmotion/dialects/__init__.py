@@ -10,10 +10,10 @@ from typing import Any
 
 from stillmotion.jobs import Job
 
-from . import async_task, job, native
+from . import async_task, job, native, vidu
 from .common import Signer
 
-BY_NAME = {job.NAME: job, async_task.NAME: async_task, native.NAME: native}
+BY_NAME = {job.NAME: job, async_task.NAME: async_task, native.NAME: native, vidu.NAME: vidu}
 
 
 def callback_body(
@@ -21,3 +21,9 @@ def callback_body(
 ) -> dict[str, Any]:
     """What a callback POSTs, in the body of the dialect that asked for it."""
     return BY_NAME[kind].callback_body(job_, sign, ttl_s, event, snapshot)
+
+
+def callback_headers(kind: str, url: str, secret: str, body: bytes) -> dict[str, str]:
+    """Extra signature headers of a dialect that signs its own way (Vidu's HMAC); {} otherwise."""
+    sign = getattr(BY_NAME.get(kind), "callback_headers", None)
+    return sign(url, secret, body) if sign is not None else {}

@@ -18,7 +18,7 @@ from stillmotion.service import CreateRequest
 from .common import Signer, object_body
 
 NAME = "async"
-MODELS = ("vidu-q3-pro-i2v", "vidu-q3-turbo-i2v")
+MODELS = frozenset({"vidu-q3-pro-i2v", "vidu-q3-turbo-i2v"})  # one submit path each
 STATUS = {
     JobStatus.QUEUED: "TASK_STATUS_QUEUED",
     JobStatus.PROCESSING: "TASK_STATUS_PROCESSING",
@@ -58,7 +58,7 @@ def parse_create(model_id: str, body: Any, idempotency_key: str | None) -> Creat
     body = dict(object_body(body))
     url = _webhook_url(body)
     return CreateRequest(
-        model=model_id, args=body, args_field="body", dialect=NAME, callback_url=url,
+        model=model_id, args=body, args_field="body", dialect=NAME, models=MODELS, callback_url=url,
         callback_field="extra.webhook.url", idempotency_key=idempotency_key,
     )
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from stillmotion.catalog import format_amount
 from stillmotion.errors import StillmotionError
 from stillmotion.jobs import Job, JobStatus
@@ -17,6 +19,9 @@ from stillmotion.service import CreateRequest
 from .common import Signer, error_body, object_body
 
 NAME = "job"
+# The models the seeds sell on this dialect (its create endpoint refuses the others, naming these).
+MODELS = frozenset({"vidu/vidu-q3/image-to-video", "vidu/vidu-q2/image-to-video",
+                    "vidu/vidu-q2/start-end-to-video"})
 STATUS = {
     JobStatus.QUEUED: 0,
     JobStatus.PROCESSING: 1,
@@ -37,15 +42,25 @@ def shape_error(exc: StillmotionError) -> dict[str, Any]:
 def parse_create(body: Any, idempotency_key: str | None) -> CreateRequest:
     body = object_body(body)
     return CreateRequest(
-        model=body.get("model"), args=body.get("args"), args_field="args", dialect=NAME,
+        model=body.get("model"), args=body.get("args"), args_field="args", dialect=NAME, models=MODELS,
         callback_url=body.get("callback_url"), idempotency_key=idempotency_key,
     )
 
 
 def created_body(job: Job) -> dict[str, Any]:
-    # compat: the seeds' sample code reads job_id at the top level.
+    """The create response as a parser reads it (`created_json` is how it is sent)."""
+    # compat: the seeds' Python and JavaScript samples read job_id at the top level.
     data = {"amount": format_amount(job.amount), "job_id": job.id}
     return {"code": 0, "message": "success", "data": data, "job_id": job.id}
+
+
+def created_json(job: Job) -> bytes:
+    """`created_body` as sent: the top-level mirror's key is written `"job\\u005fid"`, which every
+    JSON parser reads as `job_id` while the seeds' curl sample (`grep -o '"job_id": *"[^"]*"'`)
+    matches only the one in `data`, so all three samples find exactly one id."""
+    body = created_body(job)
+    mirror = body.pop("job_id")
+    return orjson.dumps(body)[:-1] + b',"job\\u005fid":' + orjson.dumps(mirror) + b"}"
 
 
 def video_entry(job: Job, sign: Signer) -> dict[str, Any] | None:

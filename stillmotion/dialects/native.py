@@ -16,12 +16,19 @@ from stillmotion.errors import FieldInvalid, StillmotionError
 from stillmotion.jobs import Delivery, Job, JobFilter, JobStatus, LedgerLine
 from stillmotion.service import CreateRequest
 
+from . import async_task, job
 from .common import Signer, error_body, object_body
 
 NAME = "v1"
 CREATE_FIELDS = ("model", "input", "webhook", "webhook_events_filter")
 EVENT_TYPES = {"start": "job.started", "progress": "job.progress", "completed": "job.completed"}
 MAX_PAGE = 100
+
+
+def seed_dialect(model_id: str) -> str:
+    """The seed endpoint family a model is sold on (`/v1/models` reports it); every dialect with a
+    model field of its own (`/v1`, OpenAI, Vidu) takes every model."""
+    return job.NAME if model_id in job.MODELS else async_task.NAME if model_id in async_task.MODELS else NAME
 
 
 def timestamp(ts: datetime | None) -> str | None:
@@ -40,7 +47,7 @@ def parse_create(body: Any, idempotency_key: str | None) -> CreateRequest:
     if "input" not in body:
         raise FieldInvalid("required: the model's arguments (see GET /v1/models)", field="input")
     return CreateRequest(
-        model=body.get("model"), args=body.get("input"), args_field="input", dialect=NAME, any_model=True,
+        model=body.get("model"), args=body.get("input"), args_field="input", dialect=NAME,
         callback_url=body.get("webhook"), callback_field="webhook", idempotency_key=idempotency_key,
         webhook_events=body.get("webhook_events_filter"), default_events=True,
     )
@@ -144,7 +151,7 @@ def model_body(entry: Any) -> dict[str, Any]:
         "id": entry.id,
         "object": "model",
         "title": entry.title,
-        "dialect": entry.dialect,
+        "dialect": seed_dialect(entry.id),
         "task_type": entry.task_type,
         "input_schema": schema,
         "defaults": defaults,

@@ -144,14 +144,14 @@ def deliveries_for(job: Job, event: str, snapshot: dict[str, Any] | None = None)
     """The callbacks a job's owner asked for on `event`, decided from the job row alone.
 
     Every transition calls this with the job it wrote, so no caller can forget the final
-    callback. Native (v1) webhooks honour the job's event filter; the other dialects only
-    know the final callback and always get it."""
+    callback. Native (v1) webhooks honour the job's event filter; Vidu's gets the start and the
+    final callback; the other dialects only know the final callback and always get it."""
     if not job.callback_url:
         return []
     if job.dialect == "v1":
         wanted = job.webhook_events if job.webhook_events is not None else ("completed",)
         if event not in wanted:
             return []
-    elif event != "completed":
-        return []
+    elif event != "completed" and not (job.dialect == "vidu" and event == "start"):
+        return []  # Vidu's official API also calls back when a task starts processing
     return [NewDelivery(job.callback_url, job.dialect, event, snapshot)]

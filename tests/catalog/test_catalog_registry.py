@@ -8,15 +8,14 @@ import pytest
 from catalog_cases import ALL, ASYNC, BASE, JOB, args
 
 from stillmotion.catalog import MODELS, get_model
+from stillmotion.dialects import async_task
+from stillmotion.dialects import job as job_dialect
 from stillmotion.errors import FieldInvalid
 
 
-def test_registry_ids_and_dialects():
+def test_registry_ids_and_the_dialects_that_sell_them():
     assert list(MODELS) == list(ALL)
-    for mid in JOB:
-        assert MODELS[mid].dialect == "job"
-    for mid in ASYNC:
-        assert MODELS[mid].dialect == "async"
+    assert job_dialect.MODELS == set(JOB) and async_task.MODELS == set(ASYNC)
     assert MODELS["vidu-q3-pro-i2v"].task_type == "VIDU_Q3_PRO_I2V"
     assert MODELS["vidu-q3-turbo-i2v"].task_type == "VIDU_Q3_TURBO_I2V"
     assert len({e.task_type for e in MODELS.values()}) == 5
@@ -29,7 +28,7 @@ def test_registry_ids_and_dialects():
 def test_get_model(model_id):
     entry = get_model(model_id)
     assert entry.id == model_id
-    assert get_model(model_id, dialect=entry.dialect) is entry
+    assert get_model(model_id, among=[model_id]) is entry
 
 
 @pytest.mark.parametrize("bad", ["vidu/vidu-q9/image-to-video", "", "VIDU-Q3-PRO-I2V"])
@@ -44,7 +43,7 @@ def test_unknown_model_names_the_known_ids(bad):
 
 def test_model_of_the_other_dialect_is_unknown_there():
     with pytest.raises(FieldInvalid) as info:
-        get_model("vidu-q3-pro-i2v", dialect="job")
+        get_model("vidu-q3-pro-i2v", among=job_dialect.MODELS)
     assert "vidu/vidu-q3/image-to-video" in info.value.message
     assert "vidu-q3-turbo-i2v" not in info.value.message
 
