@@ -1,6 +1,8 @@
 """Schemathesis over the live OpenAPI document of a real server (fixed seed, bounded examples):
 no request it generates may get a 5xx. The count comes from the server's own access log, so
-it covers every request schemathesis sent, not only the ones it checked."""
+it covers every request schemathesis sent, not only the ones it checked. The live event
+stream is left out: it answers 200 and stays open until its job ends (tests/faults and
+tests/e2e cover it)."""
 
 from __future__ import annotations
 
@@ -29,8 +31,9 @@ def test_no_server_errors_over_the_openapi_document(tmp_path):
         run = subprocess.run(
             [str(cli) if cli.exists() else "schemathesis", "run", f"{svc.base}/openapi.json",
              "--checks", "not_a_server_error", "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED),
-             "--generation-deterministic", "--workers", "2",
+             "--generation-deterministic", "--workers", "1",  # 2 trips a CPython 3.11 ast race in hypothesis
              "--phases", "examples,coverage,fuzzing", "--request-timeout", "15", "--no-color",
+             "--exclude-path-regex", "/events$",  # a live stream stays open while its job waits: no answer to check
              "-H", f"Authorization: Bearer {KEY}"],
             capture_output=True, text=True, timeout=240, cwd=tmp_path,
         )
