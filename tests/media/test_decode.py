@@ -3,7 +3,6 @@ independent reference conversion written here in numpy (not Pillow's `convert`).
 
 from __future__ import annotations
 
-import io
 import struct
 
 import numpy as np
