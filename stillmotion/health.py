@@ -115,6 +115,11 @@ def readiness(runtime: Any) -> dict[str, str]:
     except Exception as exc:  # reported, not raised: readiness is an answer, not an error
         stats = None
         out["database"] = f"error: {type(exc).__name__}"
+    if stats is not None:
+        try:  # a real write transaction (upkeep that is safe to run any time): a read-only database fails it
+            runtime.db.jobs.forget_idempotency_keys()
+        except Exception as exc:
+            out["database"] = f"not writable: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
     problem = write_probe(runtime.artifacts.path("outputs"))
     out["storage"] = "ok" if problem is None else f"data dir not writable: {problem}"
     db_dir = sqlite_dir(settings)

@@ -145,3 +145,13 @@ def test_a_final_write_that_keeps_failing_leaves_the_job_to_the_reaper(rt, caplo
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR and job_id in r.getMessage()]
     assert len(errors) == 1 and "final write failed" in errors[0].getMessage()
     assert rt.background_health()["restarts"] == 0  # the thread never died
+
+
+def test_readiness_names_a_database_that_cannot_be_written(rt):
+    assert readiness(rt)["database"] == "ok"
+
+    def read_only() -> int:
+        raise Locked("attempt to write a readonly database")
+
+    rt.db.jobs.forget_idempotency_keys = read_only  # type: ignore[method-assign]
+    assert readiness(rt)["database"] == "not writable: Locked: attempt to write a readonly database"
