@@ -46,6 +46,7 @@ from stillmotion.storage import ArtifactStore
 log = logging.getLogger("stillmotion.callbacks")
 USER_AGENT = "stillmotion-webhook"
 MAX_DELAY_S = 1800.0
+SAME_JOB_WAIT_S = 0.2  # a job's next event waits this long for the one in flight, then is claimed again
 MAX_ANSWER_BYTES = 64 * 1024  # of a receiver's answer body, read and dropped
 
 
@@ -191,6 +192,9 @@ class CallbackDispatcher:
         self.deadline_s = settings.callback_timeout_s
         self.lease_s = lease_for(settings.callback_timeout_s)
         self.slots = HostSlots(settings.callback_per_host)
+        self._jobs_lock = threading.Lock()
+        self._in_flight: dict[str, int] = {}  # job id -> its deliveries being sent now
+        self._held_until: dict[str, datetime] = {}  # job id -> its deliveries wait until then
         self.client = httpx.Client(timeout=settings.callback_timeout_s, follow_redirects=False, trust_env=False)
 
     def run(self, stop: threading.Event) -> None:
@@ -208,9 +212,10 @@ class CallbackDispatcher:
                     free.release()
                     continue
                 host = host_key(delivery.url)
-                if not self.slots.take(host):
+                wait = self._must_wait(delivery, host)
+                if wait is not None:
                     free.release()
-                    self._postpone(delivery, host)
+                    self._postpone(delivery, wait)
                     continue
                 pool.submit(self._attempt, delivery, host, free)
         finally:
@@ -228,14 +233,39 @@ class CallbackDispatcher:
             stop.wait(self.settings.poll_interval_s)
         return delivery
 
-    def _postpone(self, delivery: Delivery, host: str) -> None:
-        until = datetime.now(UTC) + timedelta(seconds=min(self.deadline_s / 2, 2.0))
+    def _must_wait(self, delivery: Delivery, host: str) -> tuple[datetime, str] | None:
+        """Until when (and why) a claimed delivery must wait, or None to send it now (its host
+        slot then taken). A job's deliveries go out one at a time and in order: while one is in
+        flight, or an earlier one was put back, later ones wait behind it (the outbox claims by
+        due time, then id, so equal due times keep their order)."""
+        now = datetime.now(UTC)
+        job = delivery.job_id
+        with self._jobs_lock:
+            if len(self._held_until) > 10_000:  # forget jobs whose wait has passed
+                self._held_until = {j: t for j, t in self._held_until.items() if t > now}
+            held = self._held_until.get(job)
+            if held is not None and held <= now:
+                del self._held_until[job]
+                held = None
+            if job in self._in_flight:
+                until, why = max(held or now, now + timedelta(seconds=SAME_JOB_WAIT_S)), "an earlier event of its job"
+            elif held is not None:
+                until, why = held, "an earlier event of its job"
+            elif not self.slots.take(host):
+                until, why = now + timedelta(seconds=min(self.deadline_s / 2, 2.0)), f"{host} is at its limit"
+            else:
+                self._in_flight[job] = self._in_flight.get(job, 0) + 1
+                return None
+            self._held_until[job] = until
+            return until, why
+
+    def _postpone(self, delivery: Delivery, wait: tuple[datetime, str]) -> None:
+        until, why = wait
         try:
             self.db.outbox.postpone(delivery.id, self.id, until)
         except Exception:  # the lease runs out instead and the delivery is claimable again
             log.exception("postponing webhook %s failed", delivery.id)
-        log.debug("webhook %s waits: %s already has %d attempt(s) in flight", delivery.id, host,
-                  self.slots.per_host)
+        log.debug("webhook %s waits for %s", delivery.id, why)
 
     def _attempt(self, delivery: Delivery, host: str, free: threading.BoundedSemaphore) -> None:
         try:
@@ -243,6 +273,10 @@ class CallbackDispatcher:
         except Exception:  # a database error while recording: the lease returns the delivery
             log.exception("webhook %s for job %s: attempt not recorded", delivery.id, delivery.job_id)
         finally:
+            with self._jobs_lock:
+                left = self._in_flight.pop(delivery.job_id, 1) - 1
+                if left > 0:
+                    self._in_flight[delivery.job_id] = left
             self.slots.give(host)
             free.release()
 
