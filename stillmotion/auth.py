@@ -103,12 +103,13 @@ class Authenticator:
         balance: Decimal | None = None,
         rate_per_min: int | None = None,
         max_running: int | None = None,
+        webhook_url: str | None = None,
     ) -> tuple[str, str]:
         """A new key and its webhook secret (both shown once; only the key's hash is kept)."""
         key, secret = new_key(), new_webhook_secret()
         self.accounts.add_key(
             name, hash_key(key), balance=balance, webhook_secret=secret,
-            rate_per_min=rate_per_min, max_running=max_running,
+            rate_per_min=rate_per_min, max_running=max_running, webhook_url=webhook_url,
         )
         return key, secret
 
@@ -143,6 +144,14 @@ class Authenticator:
         record = self._by_owner.get(owner)
         per_min = record.rate_per_min if record and record.rate_per_min is not None else None
         self.limiter.take(owner, self.settings.rate_limit_per_min if per_min is None else per_min)
+
+    def webhook_url(self, owner: str) -> str | None:
+        """The key's own webhook endpoint (`keys create|set --webhook-url`); None for env keys
+        and keys without one. Read from the database, so a change applies at once."""
+        if owner in self._env_secrets:
+            return None
+        record = self.accounts.get_key(owner)
+        return record.webhook_url if record is not None else None
 
     def webhook_secret(self, owner: str) -> str:
         """The secret that signs this owner's webhooks."""

@@ -91,10 +91,11 @@ def cmd_keys(args: argparse.Namespace) -> int:
     db.migrate()
     store = db.accounts
     auth = Authenticator(store, settings, load_secret(settings))
-    limits = {"balance": args.balance, "rate_per_min": args.rpm, "max_running": args.max_running}
+    limits = {"balance": args.balance, "rate_per_min": args.rpm, "max_running": args.max_running,
+              "webhook_url": args.webhook_url}
     try:
         if args.action == "create":
-            key, secret = auth.create_key(args.name or "unnamed", **limits)
+            key, secret = auth.create_key(args.name or "unnamed", **{**limits, "webhook_url": args.webhook_url or None})
             print(key)
             print(f"webhook secret: {secret}")
         elif args.action == "list":
@@ -102,9 +103,12 @@ def cmd_keys(args: argparse.Namespace) -> int:
                 state = f"revoked {rec.revoked_at:%Y-%m-%d}" if rec.revoked_at else "active"
                 balance = "unlimited" if rec.balance is None else format_amount(rec.balance) + " USD"
                 print(f"{rec.id}\t{rec.name}\t{rec.created_at:%Y-%m-%d %H:%M}\t{state}\tbalance {balance}"
-                      f"\trpm {rec.rate_per_min or 'default'}\tmax running {rec.max_running or 'default'}")
+                      f"\trpm {rec.rate_per_min or 'default'}\tmax running {rec.max_running or 'default'}"
+                      + (f"\twebhook {rec.webhook_url}" if rec.webhook_url else ""))
         elif args.action == "set":
             changes = {k: v for k, v in limits.items() if v is not None}
+            if changes.get("webhook_url") == "":
+                changes["webhook_url"] = None  # --webhook-url "" removes it
             if args.unlimited:
                 changes["balance"] = None
             if not args.name or not store.update_key(args.name, **changes):
@@ -164,6 +168,9 @@ def _keys_parser(sub: Any) -> None:
         p.add_argument("--max-running", dest="max_running", type=int, metavar="N",
                        help=f"jobs running at once (default {_default('max_running_per_key')}, "
                             "or $STILLMOTION_MAX_RUNNING_PER_KEY); more wait in the queue")
+        p.add_argument("--webhook-url", dest="webhook_url", metavar="URL",
+                       help="where video.completed / video.failed events of this key's /v1/videos jobs "
+                            "are sent (docs/api-openai.md); \"\" removes it")
 
     create = actions.add_parser("create", help="a new key, printed once with its webhook secret",
                                 description="Create an API key; it is printed once (only its SHA-256 is stored).")
@@ -179,7 +186,8 @@ def _keys_parser(sub: Any) -> None:
     revoke.add_argument("name", metavar="KEY_ID", help="the id `keys list` shows")
     for action in (create, listing, change, revoke):
         _common(action)
-        action.set_defaults(func=cmd_keys, balance=None, rpm=None, max_running=None, unlimited=False)
+        action.set_defaults(func=cmd_keys, balance=None, rpm=None, max_running=None, unlimited=False,
+                            webhook_url=None)
 
 
 def parser() -> argparse.ArgumentParser:

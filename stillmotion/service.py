@@ -10,24 +10,27 @@ import hashlib
 import logging
 import math
 import secrets
+import shutil
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import anyio
 import httpx
 import orjson
 
-from stillmotion.catalog import Catalog
+from stillmotion.catalog import Catalog, output_size
 from stillmotion.domain import StoredImage
 from stillmotion.errors import Conflict, FieldInvalid, NotFound, Unavailable
 from stillmotion.health import RETRY_AFTER_S, StoreGate, storage_fault
 from stillmotion.jobs import WEBHOOK_EVENTS, Database, Delivery, Job, JobFilter, JobStatus, LedgerLine, NewJob
-from stillmotion.media.inputs import fetch_image_data, validate_image_bytes
+from stillmotion.media.inputs import ImageData, fetch_image_data, validate_image_bytes
 from stillmotion.media.netguard import check_url
 from stillmotion import observability
 from stillmotion.observability import JOBS_SUBMITTED
@@ -52,7 +55,9 @@ class CreateRequest:
     `args_field` and `callback_field` name the fields in the dialect's own words for errors;
     `models`: the model ids the endpoint serves (None: every catalog model);
     `default_events`: without a filter, every webhook event is sent (else the final one);
-    `metadata`: what the dialect keeps with the job (public; e.g. Vidu's payload and meta_data)."""
+    `metadata`: what the dialect keeps with the job (public; e.g. Vidu's payload and meta_data);
+    `size`: the (width, height) the client asked for; refused (field `size_field`) when the model
+    makes another from these inputs (the aspect of models without an aspect argument follows the image)."""
 
     model: Any
     args: Any
@@ -65,6 +70,8 @@ class CreateRequest:
     models: frozenset[str] | None = None
     default_events: bool = False
     metadata: dict[str, Any] | None = None
+    size: tuple[int, int] | None = None
+    size_field: str = "size"
 
 
 @dataclass(frozen=True)
@@ -203,7 +210,7 @@ class JobService:
                      route: Any, key: str | None, fingerprint: str | None,
                      events: tuple[str, ...] | None) -> Submission:
         """Keep the inputs, then store the job with its charge in one transaction."""
-        stored = await self._store_images(request.image_refs)
+        stored = await self._store_images(request.image_refs, lambda images: _check_size(req, entry, valid, images))
         seed = request.requested_seed or random_seed()
         new = NewJob(
             id=str(uuid.uuid4()),
@@ -231,20 +238,24 @@ class JobService:
                      job.spec.get("duration"), job.amount, req.dialect, extra={"job_id": job.id})
         return Submission(job, job.id != new.id)
 
-    async def _store_images(self, refs: dict[str, str]) -> dict[str, StoredImage]:
+    async def _store_images(self, refs: dict[str, str], check: Callable[[dict[str, ImageData]], None] | None = None,
+                            ) -> dict[str, StoredImage]:
         fetched = {
             field: (await fetch_image_data(ref, field=field, settings=self.settings, client=self.http))
             for field, ref in refs.items()
         }
         if not fetched:
             return {}
-        return await anyio.to_thread.run_sync(self._validate_and_keep, fetched)  # Pillow releases the GIL
+        return await anyio.to_thread.run_sync(self._validate_and_keep, fetched, check)  # Pillow releases the GIL
 
-    def _validate_and_keep(self, fetched: dict[str, bytes]) -> dict[str, StoredImage]:
+    def _validate_and_keep(self, fetched: dict[str, bytes], check: Callable[[dict[str, ImageData]], None] | None = None,
+                           ) -> dict[str, StoredImage]:
         images = {
             field: validate_image_bytes(data, field=field, settings=self.settings)
             for field, data in fetched.items()
         }
+        if check is not None:
+            check(images)
         stored: dict[str, StoredImage] = {}
         for field, image in images.items():  # kept only once every input is valid
             key = self.artifacts.put_input(image.data, image.sha256, image.ext)  # content-addressed
@@ -311,6 +322,26 @@ class JobService:
             raise Conflict(f"job {job.id!r} has already ended ({state}); nothing to cancel", field="id")
         return canceled
 
+    def delete(self, owner: str, job_id: Any, *, field: str = "id") -> Job:
+        """Cancel (and refund) a job that has not ended, then delete its result files; the job
+        record stays (ledger, other dialects) and reads as `purged`. Deleting twice is fine."""
+        job = self.get(owner, job_id, field=field)
+        canceled = None
+        if job.status in (JobStatus.QUEUED, JobStatus.PROCESSING):
+            canceled = self.db.jobs.cancel(job.id)
+        if canceled is not None:
+            log.info("job %s deleted by its owner: canceled and refunded", job.id, extra={"job_id": job.id})
+        else:  # ended: its files are ours to remove (a running job's worker removes them as it stops)
+            shutil.rmtree(self.artifacts.path(f"outputs/{job.id}"), ignore_errors=True)
+        self.db.jobs.mark_purged(job.id)
+        return self.get(owner, job.id)
+
+    def stored_inputs(self, job: Job) -> dict[str, bytes]:
+        """The input images a job was made from, by spec field (`image`, `image_tail`): kept
+        content-addressed and never purged, so a job can be made again from them."""
+        return {name: self.artifacts.path(job.spec[name]).read_bytes()
+                for name in ("image", "image_tail") if job.spec.get(name)}
+
     def list(self, owner: str, filters: JobFilter, limit: int) -> list[Job]:
         return self.db.jobs.list(owner, filters, limit)
 
@@ -348,6 +379,20 @@ def _metadata(given: dict[str, Any] | None, ignored: list[str] | None) -> dict[s
     if ignored:
         out["ignored_fields"] = [*out.get("ignored_fields", []), *ignored]
     return out
+
+
+def _check_size(req: CreateRequest, entry: Any, valid: dict[str, Any], images: dict[str, ImageData]) -> None:
+    """The asked-for size against what the head image gives where the aspect follows it."""
+    if req.size is None or "aspect_ratio" in valid or not images:
+        return
+    head = next(iter(images.values()))
+    aspect = Fraction(head.width, head.height)
+    made = output_size(valid["resolution"], aspect)
+    if made != tuple(req.size):
+        resolutions = next((getattr(f, "options", ()) for f in entry.fields if f.name == "resolution"), ())
+        options = ", ".join(f"{w}x{h}" for w, h in (output_size(r, aspect) for r in resolutions))
+        raise FieldInvalid(f"{req.size[0]}x{req.size[1]} does not follow the input image's aspect "
+                           f"({head.width}x{head.height}); with this image: {options}", field=req.size_field)
 
 
 def _public_args(valid: dict[str, Any]) -> dict[str, Any]:

@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     housekeeping_interval_s: float = 60.0
     log_format: str = "auto"  # json | text | auto (text on a terminal, JSON otherwise)
 
+    # OpenAI Videos dialect (docs/api-openai.md): model aliases, "alias=catalog id" comma-separated;
+    # `sora-2` is also the model of a request that names none.
+    openai_model_aliases: str = "sora-2=vidu-q3-turbo-i2v,sora-2-pro=vidu-q3-pro-i2v"
+
     price_file: Path | None = None  # JSON/TOML price overrides (see catalog.Catalog.load)
     # Vidu's official API (/ent/v2) reports integer `credits`: ceil(USD price x this); 1 credit = 0.005 USD.
     vidu_credits_per_usd: Decimal = Decimal("200")
@@ -138,6 +142,11 @@ class Settings(BaseSettings):
     @property
     def env_keys(self) -> list[str]:
         return [k.strip() for k in self.api_keys.split(",") if k.strip()]
+
+    @property
+    def openai_aliases(self) -> dict[str, str]:
+        pairs = (p.partition("=") for p in self.openai_model_aliases.split(",") if p.strip())
+        return {a.strip(): m.strip() for a, _, m in pairs if a.strip() and m.strip()}
 
     @property
     def base_url(self) -> str:

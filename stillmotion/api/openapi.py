@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from stillmotion import __version__
+from stillmotion.api import openapi_openai
 from stillmotion.api import openapi_schemas as s
 from stillmotion.api import openapi_vidu
 from stillmotion.api.openapi_schemas import ref
@@ -272,14 +273,15 @@ def openapi_document() -> dict[str, Any]:
         "tags": [{"name": n, "description": d} for n, d in (
             ("jobs", "Native API: jobs of every dialect"), ("models", "Models, prices, voices"),
             ("account", "Balance and ledger"), ("webhooks", "Signed webhooks"),
+            ("openai videos", "OpenAI Videos API wire format (`/v1/videos`)"),
             ("job dialect", "Vidu job API wire format"), ("async-task dialect", "Async-task API wire format"),
             (openapi_vidu.TAG, "Vidu's official API (/ent/v2): `Authorization: Token <key>`"),
             ("files", "Result files"), ("operations", "Health and metrics"), ("pages", "Browser pages"))],
-        "components": {"schemas": {**s.components(), **openapi_vidu.schemas()},
+        "components": {"schemas": {**s.components(), **openapi_vidu.schemas(), **openapi_openai.schemas()},
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
                                            "vidu_token": {"type": "apiKey", "in": "header", "name": "Authorization",
                                                           "description": "`Token <key>` (Vidu's scheme)"}}},
         "security": [{"bearer": []}],
-        "paths": {**_v1_paths(), **_job_dialect_paths(), **_async_paths(), **openapi_vidu.paths(),
+        "paths": {**_v1_paths(), **openapi_openai.paths(), **_job_dialect_paths(), **_async_paths(), **openapi_vidu.paths(),
                   **_other_paths()},
     }

@@ -10,10 +10,10 @@ from typing import Any
 
 from stillmotion.jobs import Job
 
-from . import async_task, job, native, vidu
+from . import async_task, job, native, openai_videos, vidu
 from .common import Signer
 
-BY_NAME = {job.NAME: job, async_task.NAME: async_task, native.NAME: native, vidu.NAME: vidu}
+BY_NAME = {m.NAME: m for m in (job, async_task, native, openai_videos, vidu)}
 
 
 def callback_body(

@@ -155,9 +155,10 @@ class MemoryJobs:
                 and (not f.models or r.job.model in f.models)
                 and (f.created_after is None or r.job.created_at >= f.created_after)
                 and (f.created_before is None or r.job.created_at < f.created_before)
-                and (f.after is None or (r.job.created_at, r.job.id) < f.after)
+                and (f.after is None or ((r.job.created_at, r.job.id) > f.after if f.oldest_first
+                                         else (r.job.created_at, r.job.id) < f.after))
             ]
-        found.sort(key=lambda j: (j.created_at, j.id), reverse=True)
+        found.sort(key=lambda j: (j.created_at, j.id), reverse=not f.oldest_first)
         return found[:limit]
 
     def _queue(self, engine: str) -> list[Job]:
@@ -383,7 +384,7 @@ class MemoryAccounts:
         self._s = state
 
     def add_key(self, name: str, key_hash: str, **settings: Any) -> str:
-        allowed = {"balance", "rate_per_min", "max_running", "webhook_secret"}
+        allowed = {"balance", "rate_per_min", "max_running", "webhook_secret", "webhook_url"}
         if set(settings) - allowed:
             raise TypeError(f"unknown key settings: {', '.join(sorted(set(settings) - allowed))}")
         with self._s.lock:
@@ -412,7 +413,7 @@ class MemoryAccounts:
             return True
 
     def update_key(self, key_id: str, **settings: Any) -> bool:
-        allowed = {"balance", "rate_per_min", "max_running", "webhook_secret"}
+        allowed = {"balance", "rate_per_min", "max_running", "webhook_secret", "webhook_url"}
         if set(settings) - allowed:
             raise TypeError(f"unknown key settings: {', '.join(sorted(set(settings) - allowed))}")
         with self._s.lock:

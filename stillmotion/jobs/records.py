@@ -82,6 +82,7 @@ class KeyRecord:
     webhook_secret: str | None = None
     rate_per_min: int | None = None  # None: the operator's default
     max_running: int | None = None
+    webhook_url: str | None = None  # where the OpenAI dialect sends this key's video.* events
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ class JobFilter:
     created_after: datetime | None = None  # inclusive
     created_before: datetime | None = None  # exclusive
     after: tuple[datetime, str] | None = None
+    oldest_first: bool = False  # page oldest to newest; `after` then names the newest job seen
 
 
 def deliveries_for(job: Job, event: str, snapshot: dict[str, Any] | None = None) -> list[NewDelivery]:

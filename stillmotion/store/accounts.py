@@ -94,7 +94,7 @@ def forget_expired(conn: Connection, now: datetime) -> int:
 
 def key_values(**changes: Any) -> dict[str, Any]:
     """Column values for a key's settings; `...` (Ellipsis) means "leave as it is"."""
-    allowed = ("balance", "rate_per_min", "max_running", "webhook_secret")
+    allowed = ("balance", "rate_per_min", "max_running", "webhook_secret", "webhook_url")
     unknown = set(changes) - set(allowed)
     if unknown:
         raise TypeError(f"unknown key settings: {', '.join(sorted(unknown))}")
@@ -109,7 +109,7 @@ class SqlAccounts:
 
     def add_key(self, name: str, key_hash: str, **settings: Any) -> str:
         """Store a key; `settings`: balance (Decimal, None = unlimited), webhook_secret,
-        rate_per_min, max_running (None = the operator's default)."""
+        rate_per_min, max_running (None = the operator's default), webhook_url."""
         key_id = uuid4().hex
         values = key_values(**settings)
         try:

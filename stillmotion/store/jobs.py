@@ -111,7 +111,8 @@ class SqlJobs:
             return {row.id: job_from_row(row) for row in rows}
 
     def list(self, owner: str | None, filters: JobFilter, limit: int) -> list[Job]:
-        stmt = select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit)
+        order = (jobs.c.created_at, jobs.c.id) if filters.oldest_first else (jobs.c.created_at.desc(), jobs.c.id.desc())
+        stmt = select(jobs).order_by(*order).limit(limit)
         if owner is not None:
             stmt = stmt.where(jobs.c.owner == owner)
         stmt = stmt.where(*listing.conditions(filters))

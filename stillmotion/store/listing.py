@@ -24,5 +24,8 @@ def conditions(f: JobFilter) -> list[ColumnElement[bool]]:
         out.append(jobs.c.created_at < f.created_before)
     if f.after is not None:
         at, job_id = f.after
-        out.append(or_(jobs.c.created_at < at, and_(jobs.c.created_at == at, jobs.c.id < job_id)))
+        if f.oldest_first:
+            out.append(or_(jobs.c.created_at > at, and_(jobs.c.created_at == at, jobs.c.id > job_id)))
+        else:
+            out.append(or_(jobs.c.created_at < at, and_(jobs.c.created_at == at, jobs.c.id < job_id)))
     return out

@@ -49,7 +49,7 @@ def key_from_row(row: Row[Any]) -> KeyRecord:
     m = row._mapping
     return KeyRecord(
         m["id"], m["name"], m["key_hash"], m["created_at"], m["revoked_at"],
-        m["balance"], m["webhook_secret"], m["rate_per_min"], m["max_running"],
+        m["balance"], m["webhook_secret"], m["rate_per_min"], m["max_running"], m["webhook_url"],
     )
 
 

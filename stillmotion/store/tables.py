@@ -50,6 +50,7 @@ api_keys = Table(
     Column("webhook_secret", String(200)),  # "whsec_..." (Standard Webhooks), shown once
     Column("rate_per_min", Integer()),  # NULL: the operator's default
     Column("max_running", Integer()),  # NULL: the operator's default
+    Column("webhook_url", String(2048)),  # the key's OpenAI-dialect webhook endpoint; NULL: none
 )
 
 jobs = Table(
