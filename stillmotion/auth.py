@@ -71,9 +71,8 @@ class RateLimiter:
 
 
 class Authenticator:
-    """Resolves a bearer key to its owner id, with a short cache so hot paths skip the DB."""
-
-    cache_ttl_s = 5.0
+    """Resolves a bearer key to its owner id: one indexed read per request, no cache, so a key
+    revoked (or its limits changed) by any process on any host is refused at once everywhere."""
 
     def __init__(self, accounts: AccountRepository, settings: Settings, server_secret: bytes = b"") -> None:
         self.accounts = accounts
@@ -84,7 +83,6 @@ class Authenticator:
             "env-" + hash_key(k)[:16]: settings.webhook_secret or derived_webhook_secret(k.encode())
             for k in settings.env_keys
         }
-        self._cache: dict[str, tuple[KeyRecord, float]] = {}
         self._by_owner: dict[str, KeyRecord] = {}
         self._lock = threading.Lock()
         self.limiter = RateLimiter()
@@ -124,18 +122,11 @@ class Authenticator:
         if digest in self.env_owners:
             observability.note(key="env")
             return self.env_owners[digest]
-        now = time.monotonic()
-        hit = self._cache.get(digest)
-        if hit and hit[1] > now:
-            record = hit[0]
-        else:
-            found = self.accounts.find_key(digest)
-            if found is None:
-                raise Unauthorized("Authorization: invalid API key")
-            record = found
-            with self._lock:
-                self._cache[digest] = (record, now + self.cache_ttl_s)
-                self._by_owner[record.id] = record
+        record = self.accounts.find_key(digest)  # revoked keys are not found
+        if record is None:
+            raise Unauthorized("Authorization: invalid API key")
+        with self._lock:
+            self._by_owner[record.id] = record  # the limits check_rate reads, as of this request
         observability.note(key=record.name)
         return record.id
 

@@ -1,4 +1,4 @@
-"""Command line: serve, worker, generate, eval, keys, models (docs/api.md, section 6)."""
+"""Command line: serve, worker, status, generate, eval, keys, models (docs/api.md, section 6)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ def build_settings(args: argparse.Namespace) -> Settings:
         for name in ("host", "port", "data_dir", "workers", "database_url", "engines")
         if getattr(args, name, None) is not None
     }
+    if getattr(args, "no_workers", False):
+        overrides["workers"] = 0
     settings = Settings(**overrides)
     if not settings.data_dir.exists():
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -71,6 +73,38 @@ def cmd_worker(args: argparse.Namespace) -> int:
     done.wait()
     print("stopping: the running job finishes or goes back to the queue", flush=True)
     runtime.shutdown()
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Live workers (host, engines, capabilities, current jobs) and the queue, from the database."""
+    import json
+    from datetime import UTC, datetime
+
+    from stillmotion.store import Database
+
+    settings = build_settings(args)
+    db = Database(settings.db_url, pool_size=2)
+    try:
+        db.migrate()
+        live = db.workers.live(3 * settings.heartbeat_s + 1)
+        stats = db.jobs.stats()
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps({"queue": stats, "workers": [
+            {"id": w.id, "host": w.host, "pid": w.pid, "engines": list(w.engines), "capabilities": w.capabilities,
+             "jobs": list(w.jobs), "started_at": w.started_at.isoformat(), "seen_at": w.seen_at.isoformat()}
+            for w in live]}))
+        return 0
+    now = datetime.now(UTC)
+    print(f"queue: {stats['queued']} queued, {stats['processing']} processing, {stats['succeeded']} succeeded, "
+          f"{stats['failed']} failed, {stats['canceled']} canceled")
+    print(f"{len(live)} live worker(s) on {len({w.host for w in live})} host(s)")
+    for w in live:
+        caps = ", ".join(f"{k}={v}" for k, v in w.capabilities.items() if v) or "-"
+        print(f"{w.host}\t{w.id}\tengines {','.join(w.engines)}\tcapabilities {caps}"
+              f"\tjobs {','.join(w.jobs) or '-'}\tseen {(now - w.seen_at).total_seconds():.0f} s ago")
     return 0
 
 
@@ -204,6 +238,8 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help=f"address to listen on (default {_default('host')}, or $STILLMOTION_HOST)")
     serve.add_argument("--port", type=int, help=f"port to listen on (default {_default('port')}, or $STILLMOTION_PORT)")
     _worker_flags(serve, "in-process workers; 0 for API only")
+    serve.add_argument("--no-workers", dest="no_workers", action="store_true",
+                       help="API only (same as --workers 0): run `stillmotion worker` on other hosts")
     serve.set_defaults(func=cmd_serve)
 
     worker = sub.add_parser(
@@ -212,6 +248,13 @@ def parser() -> argparse.ArgumentParser:
     _common(worker)
     _worker_flags(worker, "worker threads in this process")
     worker.set_defaults(func=cmd_worker)
+
+    status = sub.add_parser(
+        "status", help="live workers (host, engines, capabilities, jobs) and the queue",
+        description="List the workers that heartbeat in the database, on every host, and the queue's counts.")
+    _common(status)
+    status.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    status.set_defaults(func=cmd_status)
 
     cli_generate.add_parser(sub)
 

@@ -95,6 +95,14 @@ class EngineCrashed(StillmotionError):
     reason = "EngineCrashed"
 
 
+class StorageFailure(StillmotionError):
+    """The artifact store (a disk, an S3 endpoint) could not be reached or refused a write:
+    a submit is refused with nothing charged; a run is retried by the policy."""
+
+    status = 503
+    reason = "StorageFailure"
+
+
 class Canceled(StillmotionError):
     """Raised inside a run when the job was canceled or the worker must let it go."""
 

@@ -120,10 +120,13 @@ def readiness(runtime: Any) -> dict[str, str]:
             runtime.db.jobs.forget_idempotency_keys()
         except Exception as exc:
             out["database"] = f"not writable: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
-    problem = write_probe(runtime.artifacts.path("outputs"))
-    out["storage"] = "ok" if problem is None else f"data dir not writable: {problem}"
+    try:
+        runtime.artifacts.check()  # a local store writes a synced 4 KB probe; an object store is asked
+        out["storage"] = "ok"
+    except Exception as exc:  # a full disk, a read-only mount, an unreachable object store
+        out["storage"] = f"not writable: {getattr(exc, 'strerror', None) or type(exc).__name__}"
     db_dir = sqlite_dir(settings)
-    if db_dir is not None and db_dir.resolve() != runtime.artifacts.root:
+    if db_dir is not None:
         problem = write_probe(db_dir)
         if problem is not None:
             out["database"] = f"database dir not writable: {problem}"

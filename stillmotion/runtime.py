@@ -11,21 +11,24 @@ bad file stops the start instead of failing requests later.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from stillmotion import observability
 from stillmotion.auth import Authenticator
 from stillmotion.callbacks import CallbackDispatcher
 from stillmotion.catalog import Catalog
 from stillmotion.housekeeping import Housekeeper
-from stillmotion.jobs import Capability, ClaimRules, Database
+from stillmotion.jobs import Capability, ClaimRules, Database, WorkerRecord
 from stillmotion.media.imaging import set_decode_budget
 from stillmotion.routing import Router
 from stillmotion.service import JobService
 from stillmotion.settings import Settings
-from stillmotion.storage import ArtifactStore, load_secret
+from stillmotion.storage import load_secret, open_store
 from stillmotion.worker import Worker, policy_from, worker_id
 
 log = logging.getLogger("stillmotion")
@@ -63,7 +66,10 @@ class Runtime:
         self.db = db or open_database(settings)
         set_decode_budget(settings.decode_concurrency)
         secret = load_secret(settings)
-        self.artifacts = ArtifactStore(settings.data_dir, secret, settings.base_url, settings.url_ttl_s)
+        if not settings.secret and self.db.backend == "postgresql":
+            log.warning("STILLMOTION_SECRET is not set: this host signs result links with a secret of its own "
+                        "data dir; several hosts need one shared secret (docs/deploy.md)")
+        self.artifacts = open_store(settings, secret)  # a bad storage URL stops the start
         self.auth = Authenticator(self.db.accounts, settings, secret)
         self.service = JobService(settings, self.db, self.artifacts, self.router, self.catalog)
         self.stop = threading.Event()
@@ -80,6 +86,8 @@ class Runtime:
         self._worker_capability = self._capability() if workers else None
         for n in range(workers):
             self._add(Slot(f"worker-{n + 1}", "worker", self._worker_slot))
+        if workers:
+            self._spawn(lambda stop: self._presence(stop, self._worker_capability), "presence")
         if dispatcher:
             def callbacks() -> tuple[object, Callable[[threading.Event], None]]:
                 sender = CallbackDispatcher(
@@ -139,7 +147,7 @@ class Runtime:
         if job is None:
             return
         try:
-            if self.db.jobs.release(job.id, worker.id):
+            if self.db.jobs.release(job.id, job.lease_owner or worker.id):  # the claim's fencing token
                 log.warning("job %s went back to the queue: its worker thread stopped", job.id)
         except Exception:  # the lease runs out instead and the reaper returns it
             log.exception("releasing job %s of a stopped worker failed", job.id)
@@ -165,6 +173,31 @@ class Runtime:
 
         return advertiser(self.router.routes, options_from_settings(self.settings))
 
+    def _presence(self, stop: threading.Event, capability: Callable[[], Capability] | None) -> None:
+        """Register this process's workers and refresh them every heartbeat (host, engines,
+        capabilities, the jobs they run) for `stillmotion status`; forget them on a clean stop."""
+        host, pid, started = socket.gethostname(), os.getpid(), datetime.now(UTC)
+        ids = [worker.id for worker, _ in self.workers]
+        while True:
+            try:
+                caps: dict[str, object] = {}
+                if capability is not None:
+                    can = capability()
+                    caps = {"weights": sorted(can.weights), "warm": can.warm}
+                self.db.workers.beat([
+                    WorkerRecord(worker.id, host, pid, self.settings.engine_names, caps,
+                                 (worker.current.id,) if worker.current else (), started, started)
+                    for worker, _ in self.workers
+                ])
+            except Exception:  # the database is away: status shows the gap, work goes on
+                log.warning("could not refresh the worker registry", exc_info=True)
+            if stop.wait(self.settings.heartbeat_s):
+                break
+        try:
+            self.db.workers.forget(ids + [worker.id for worker, _ in self.workers if worker.id not in ids])
+        except Exception:
+            log.warning("could not remove this process's workers from the registry", exc_info=True)
+
     def _spawn(self, target: Callable[[threading.Event], None], name: str) -> threading.Thread:
         thread = threading.Thread(target=target, args=(self.stop,), name=name, daemon=True)
         thread.start()
@@ -188,7 +221,7 @@ class Runtime:
         """
         for worker, thread in self.workers:
             job = worker.current
-            if thread.is_alive() and job is not None and self.db.jobs.release(job.id, worker.id):
+            if thread.is_alive() and job is not None and self.db.jobs.release(job.id, job.lease_owner or worker.id):
                 log.warning("job %s did not stop within the grace period; released to the queue", job.id)
 
 

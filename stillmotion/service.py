@@ -10,7 +10,6 @@ import hashlib
 import logging
 import math
 import secrets
-import shutil
 import threading
 import time
 import uuid
@@ -332,14 +331,14 @@ class JobService:
         if canceled is not None:
             log.info("job %s deleted by its owner: canceled and refunded", job.id, extra={"job_id": job.id})
         else:  # ended: its files are ours to remove (a running job's worker removes them as it stops)
-            shutil.rmtree(self.artifacts.path(f"outputs/{job.id}"), ignore_errors=True)
+            self.artifacts.delete_prefix(f"outputs/{job.id}")
         self.db.jobs.mark_purged(job.id)
         return self.get(owner, job.id)
 
     def stored_inputs(self, job: Job) -> dict[str, bytes]:
         """The input images a job was made from, by spec field (`image`, `image_tail`): kept
         content-addressed and never purged, so a job can be made again from them."""
-        return {name: self.artifacts.path(job.spec[name]).read_bytes()
+        return {name: b"".join(self.artifacts.read(job.spec[name]))
                 for name in ("image", "image_tail") if job.spec.get(name)}
 
     def list(self, owner: str, filters: JobFilter, limit: int) -> list[Job]:

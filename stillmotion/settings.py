@@ -64,7 +64,9 @@ class Settings(BaseSettings):
 
     # Results
     url_ttl_s: int = 3600
-    secret: str | None = None  # signs result URLs; default: a file in the data dir
+    secret: str | None = None  # signs result URLs; default: a file in the data dir (several hosts: set one)
+    storage_url: str | None = None  # file:///dir or s3://bucket/prefix (AWS_* variables); default: the data dir
+    result_urls: str = "proxy"  # proxy: /files/... signed by stillmotion | presigned: the store's own URLs
 
     # Callbacks / webhooks: 11 tries, 3.5 s doubling, span about an hour (3.5 * (2^10 - 1) s)
     callback_max_attempts: int = 11

@@ -1,6 +1,11 @@
 """Workers: claim a job, render it, store the result (the repository queues its callbacks).
 
-A run holds a lease that a heartbeat thread extends (carrying progress and ETA). If the
+A run holds a lease that a heartbeat thread extends (carrying progress and ETA). Every write
+for the job carries the claim's own token (a fresh one per claim, stored as the lease owner),
+so a run whose lease was taken over, even one resumed after a pause or a cut link, is refused
+by the database. It renders under its own key (`outputs/<job>/<attempt>/`), and only a finish
+the database accepts promotes those files into the job's result; a refused run deletes them,
+so a late upload never replaces the winner's. If the
 lease is lost (reaped after a stall, or taken back) the run stops without writing; a crash
 leaves the lease to expire and the reaper puts the job back, so nothing is lost. A failed
 run goes where the `RetryPolicy` says: back to the queue after a backoff (an engine crash), or
@@ -12,11 +17,12 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
+import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from itertools import count
 from typing import Any
@@ -88,6 +94,12 @@ class Run:
         return self.lost or self.canceled or self.released
 
 
+def attempt_prefix(job: Job) -> str:
+    """Where one claim's files go: its own key under the job, never shared with another attempt."""
+    tag = (job.lease_owner or "x").rsplit("~", 1)[-1]
+    return f"outputs/{job.id}/a{job.attempts}-{tag}"
+
+
 def policy_from(settings: Settings) -> RetryPolicy:
     return RetryPolicy(max_attempts=settings.max_attempts, backoff_s=settings.retry_backoff_s)
 
@@ -139,12 +151,14 @@ class Worker:
         log.info("worker %s stopped", self.id)
 
     def claim(self) -> Job | None:
-        """The next job this worker can serve, leased to it."""
+        """The next job this worker can serve, leased to it under a fresh claim token (the
+        job's `lease_owner`), which every later write for this run carries."""
         rules = self.rules
         if self._capability is not None:
             can = self._capability()
             rules = replace(rules, weights=can.weights, warm=can.warm)
-        return self.db.jobs.claim(self.id, self.settings.lease_s, self.engine_names, rules)
+        token = f"{self.id}~{secrets.token_hex(4)}"
+        return self.db.jobs.claim(token, self.settings.lease_s, self.engine_names, rules)
 
     def process(self, job: Job, stop: threading.Event) -> None:
         self.current = job
@@ -159,59 +173,78 @@ class Worker:
 
     def _process(self, job: Job, stop: threading.Event) -> None:
         run = Run(job, stop, self.settings.shutdown_grace_s)
+        token = job.lease_owner or self.id  # the claim's token: every write below carries it
+        prefix = attempt_prefix(job)
         beat = threading.Thread(target=self._heartbeat, args=(run,), daemon=True)
         beat.start()
-        token = observability.JOB_ID.set(job.id)
+        log_token = observability.JOB_ID.set(job.id)
         state = "unrecorded"  # a final write that never landed: the metrics count nothing ended
         waited = (job.started_at - job.created_at).total_seconds() if job.started_at else 0.0
         log.info("job %s started: attempt %d on %s, after %.1f s in the queue", job.id, job.attempts, job.engine, waited)
         try:
             try:
-                result, metadata = self.render(job, run)
+                result, metadata = self.render(job, run, prefix)
             finally:
                 run.finished.set()
         except Canceled:
             state = "canceled" if run.canceled else "released"
+            self._discard(prefix)
             if run.canceled:  # canceled and refunded by the user's request: leave no files
-                shutil.rmtree(self.artifacts.path(f"outputs/{job.id}"), ignore_errors=True)
+                self._discard(f"outputs/{job.id}")
                 log.info("job %s canceled while running; stopped", job.id)
             elif not run.lost:
-                self._final_write(lambda: self.db.jobs.release(job.id, self.id))
+                self._final_write(lambda: self.db.jobs.release(job.id, token))
                 log.info("job %s released to the queue", job.id)
+            else:
+                log.warning("job %s: lease lost to another claim; run abandoned, its files removed", job.id)
         except StillmotionError as exc:
-            state = self._failed(job, FailureCode.of(exc.reason), exc.message)
+            self._discard(prefix)
+            state = self._failed(job, token, FailureCode.of(exc.reason), exc.message)
         except Exception as exc:  # an engine bug: retried by policy, then failed visibly
             log.exception("job %s crashed", job.id)
-            state = self._failed(job, FailureCode.ENGINE_CRASHED, f"{type(exc).__name__}: {exc}")
+            self._discard(prefix)
+            state = self._failed(job, token, FailureCode.ENGINE_CRASHED, f"{type(exc).__name__}: {exc}")
         else:  # a final write that keeps failing propagates: the lease returns the job, video kept
-            if self._final_write(lambda: self.db.jobs.finish(job.id, self.id, result, metadata)):
+            if self._final_write(lambda: self.db.jobs.finish(job.id, token, result, metadata)):
                 state = "succeeded"
                 took = time.monotonic() - run.started
                 log.info("job %s succeeded: %d frames in %.2f s (render %.2f s), %s", job.id, result["frames"], took,
                          metadata.get("render_s") or 0.0, result["video"])
             else:
-                log.warning("job %s finished but its lease was lost; result dropped", job.id)
+                state = "refused"
+                log.warning("job %s finished but its lease was lost; result dropped, its upload removed", job.id)
+                self._discard(prefix)  # another claim owns the job now: its files, not ours, are the result
                 if self.db.jobs.status(job.id) == JobStatus.CANCELED:  # canceled at the last frame
-                    shutil.rmtree(self.artifacts.path(f"outputs/{job.id}"), ignore_errors=True)
+                    self._discard(f"outputs/{job.id}")
         finally:
             run.finished.set()
             beat.join(timeout=5)
             elapsed = time.monotonic() - run.started
             fps = run.done_frames / elapsed if state == "succeeded" and elapsed > 0 else None
             observability.observe_run(job.engine, state, elapsed, fps)
-            observability.JOB_ID.reset(token)
+            observability.JOB_ID.reset(log_token)
 
-    def _failed(self, job: Job, code: FailureCode, message: str) -> str:
-        """Store the failure as the policy says; the state the metrics count ("retried" or "failed")."""
+    def _discard(self, prefix: str) -> None:
+        """Delete an attempt's (or a canceled job's) files; a store outage leaves them to retention."""
+        try:
+            self.artifacts.delete_prefix(prefix)
+        except Exception:
+            log.warning("could not delete %s; retention will", prefix, exc_info=True)
+
+    def _failed(self, job: Job, token: str, code: FailureCode, message: str) -> str:
+        """Store the failure as the policy says; the state the metrics count ("retried", "failed",
+        or "unrecorded" when the lease was lost)."""
         decision = self.policy.decide(code, job.attempts, message)
         if decision.retry:
             note = f"attempt {job.attempts}: {code}: {message}"
-            self._final_write(lambda: self.db.jobs.retry(job.id, self.id, decision.delay_s, note))
-            log.warning("job %s failed (%s); retried in %.1f s", job.id, message, decision.delay_s)
-            return "retried"
-        self._final_write(lambda: self.db.jobs.fail(job.id, self.id, decision.code, decision.message))
-        log.warning("job %s failed: %s", job.id, decision.message)
-        return "failed"
+            if self._final_write(lambda: self.db.jobs.retry(job.id, token, decision.delay_s, note)):
+                log.warning("job %s failed (%s); retried in %.1f s", job.id, message, decision.delay_s)
+                return "retried"
+        elif self._final_write(lambda: self.db.jobs.fail(job.id, token, decision.code, decision.message)):
+            log.warning("job %s failed: %s", job.id, decision.message)
+            return "failed"
+        log.warning("job %s failed (%s) but its lease was lost to another claim; nothing recorded", job.id, message)
+        return "unrecorded"
 
     def _final_write(self, write: Callable[[], bool]) -> bool:
         """A job's last write, tried again on a transient database error (a lock, a dropped
@@ -243,7 +276,8 @@ class Worker:
                 if since < self.settings.heartbeat_s and not moved:
                     continue
                 last_beat, last_progress = time.monotonic(), run.progress
-                ok = self.db.jobs.heartbeat(run.job.id, self.id, self.settings.lease_s, run.progress, run.eta)
+                token = run.job.lease_owner or self.id
+                ok = self.db.jobs.heartbeat(run.job.id, token, self.settings.lease_s, run.progress, run.eta)
             except Exception:
                 log.exception("heartbeat failed")
                 continue
@@ -251,15 +285,30 @@ class Worker:
                 run.lost = True
                 return
 
-    def render(self, job: Job, run: Run) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Render the job's clip into its output dir; return the result and metadata."""
-        spec = GenerationSpec.from_dict(job.spec)
-        spec = replace(
-            spec,
-            image=str(self.artifacts.path(spec.image)),
-            image_tail=str(self.artifacts.path(spec.image_tail)) if spec.image_tail else None,
-        )
-        out_dir = self.artifacts.output_dir(job.id)
+    def _still_held(self, job: Job, run: Run) -> None:
+        """Upload only while the claim still holds the lease: a run resumed after its lease was
+        taken over learns it here and uploads nothing (its finish would be refused anyway)."""
+        if not (run.lost or run.canceled):
+            token = job.lease_owner or self.id
+            held = self._final_write(
+                lambda: self.db.jobs.heartbeat(job.id, token, self.settings.lease_s, run.progress, run.eta))
+            run.lost = not held
+        if run.lost or run.canceled:
+            raise Canceled("the run lost its lease or was canceled before its upload")
+
+    @contextmanager
+    def _inputs(self, spec: GenerationSpec) -> Iterator[GenerationSpec]:
+        """The spec with its input images as local files (downloaded from an object store)."""
+        with ExitStack() as stack:
+            image = stack.enter_context(self.artifacts.local_input(spec.image))
+            tail = stack.enter_context(self.artifacts.local_input(spec.image_tail)) if spec.image_tail else None
+            yield replace(spec, image=str(image), image_tail=str(tail) if tail else None)
+
+    def render(self, job: Job, run: Run, prefix: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Render the job's clip into a workspace and publish it under the attempt's `prefix`;
+        return the result (the keys it published) and metadata."""
+        prefix = prefix or attempt_prefix(job)
+        stored = GenerationSpec.from_dict(job.spec)
 
         def on_frame(done: int) -> None:
             run.done_frames = done
@@ -267,22 +316,25 @@ class Worker:
         def on_progress(fraction: float) -> None:
             run.fraction = min(1.0, max(run.fraction, fraction))
 
-        out = render_clip(
-            self.engine(job.engine),
-            spec,
-            out_dir / "video.mp4",
-            out_dir / "cover.jpg",
-            on_frame=on_frame,
-            should_stop=run.should_stop,
-            on_progress=on_progress,
-            metadata=job.metadata,
-            tags={"title": f"stillmotion {job.id}"},
-            settings=self.settings,
-            route=job.route,
-        )
+        with self._inputs(stored) as spec, self.artifacts.workspace(prefix) as out_dir:
+            out = render_clip(
+                self.engine(job.engine),
+                spec,
+                out_dir / "video.mp4",
+                out_dir / "cover.jpg",
+                on_frame=on_frame,
+                should_stop=run.should_stop,
+                on_progress=on_progress,
+                metadata=job.metadata,
+                tags={"title": f"stillmotion {job.id}"},
+                settings=self.settings,
+                route=job.route,
+            )
+            self._still_held(job, run)
+            self.artifacts.publish(out_dir, prefix)
         result = {
-            "video": f"outputs/{job.id}/video.mp4",
-            "cover": f"outputs/{job.id}/cover.jpg",
+            "video": f"{prefix}/video.mp4",
+            "cover": f"{prefix}/cover.jpg",
             "duration": spec.duration,
             "width": spec.width,
             "height": spec.height,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import re
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -17,12 +16,13 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from stillmotion.api.common import (
     MAX_BODY_BYTES, DialectErrors, dialect_mount, json_body, json_response, owner, owner_async, runtime,
 )
+from stillmotion.api.files import artifact_response
 from stillmotion.dialects import openai_videos as dialect
 from stillmotion.dialects.common import object_body
 from stillmotion.errors import FieldInvalid, PayloadTooLarge
@@ -109,27 +109,20 @@ def delete(request: Request) -> Response:
     return json_response(dialect.deleted_body(job))
 
 
-def content(request: Request) -> Response:
+async def content(request: Request) -> Response:
     rt = runtime(request)
-    job = rt.service.get(owner(request), request.path_params["video_id"], field="video_id")
+    who = await owner_async(request)
+    job = await anyio.to_thread.run_sync(
+        lambda: rt.service.get(who, request.path_params["video_id"], field="video_id"))
     key, media_type = dialect.content_key(job, request.query_params.get("variant", "video"))
     if key == "spritesheet":
-        path = _spritesheet(rt.artifacts.path(job.result["video"]))
-    else:
-        path = rt.artifacts.path(key)
-    if not path.is_file():
+        from stillmotion.media.spritesheet import stored_spritesheet
+
+        key = await anyio.to_thread.run_sync(stored_spritesheet, rt.artifacts, job.result["video"])
+    response = await artifact_response(request, key, media_type) if key else None
+    if response is None:
         raise dialect.NotFound(f"the files of video {job.id!r} are no longer kept", field="video_id")
-    return FileResponse(path, media_type=media_type)
-
-
-def _spritesheet(video: Path) -> Path:
-    """Built from the MP4 on first request and kept beside it (so retention and delete remove it)."""
-    from stillmotion.media.spritesheet import build_spritesheet
-
-    out = video.with_name("spritesheet.jpg")
-    if not out.is_file() and video.is_file():
-        build_spritesheet(video, out)
-    return out
+    return response
 
 
 async def remix(request: Request) -> Response:

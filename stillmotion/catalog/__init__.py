@@ -74,6 +74,8 @@ Specs
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -142,17 +144,40 @@ def load_price_overrides(path: str | Path, models: Mapping[str, ModelEntry]) -> 
 
 class Catalog:
     """The models a running service sells, at the operator's prices: one per runtime, so a
-    price file changes this service's registry and never the module's `MODELS`."""
+    price file changes this service's registry and never the module's `MODELS`.
 
-    def __init__(self, models: Mapping[str, ModelEntry]) -> None:
-        self.models: Mapping[str, ModelEntry] = MappingProxyType(dict(models))
+    The price file is re-read when its modification time changes, so an edit reaches every
+    process on the host at its next request (as the routes file does); an edit that does not
+    parse keeps the last good prices and is logged."""
+
+    def __init__(self, models: Mapping[str, ModelEntry], price_file: str | Path | None = None) -> None:
+        self._models: Mapping[str, ModelEntry] = MappingProxyType(dict(models))
+        self.price_file = Path(price_file) if price_file else None
+        self._stamp = _mtime(self.price_file)
+        self._lock = threading.Lock()
 
     @classmethod
     def load(cls, price_file: str | Path | None = None) -> Catalog:
         models = build_models()
         if price_file:
             load_price_overrides(price_file, models)  # a bad file stops the start
-        return cls(models)
+        return cls(models, price_file)
+
+    @property
+    def models(self) -> Mapping[str, ModelEntry]:
+        if self.price_file is not None and _mtime(self.price_file) != self._stamp:
+            with self._lock:
+                stamp = _mtime(self.price_file)
+                if stamp != self._stamp:
+                    self._stamp = stamp
+                    try:
+                        models = build_models()
+                        load_price_overrides(self.price_file, models)
+                        self._models = MappingProxyType(models)
+                    except Exception:
+                        logging.getLogger("stillmotion").exception(
+                            "price file %s changed but cannot be used; keeping the last good prices", self.price_file)
+        return self._models
 
     def get(self, model_id: Any, among: Collection[str] | None = None) -> ModelEntry:
         """The entry for `model_id` (one of `among` when given); FieldInvalid(field="model") naming
@@ -161,3 +186,10 @@ class Catalog:
 
     def entries(self) -> list[ModelEntry]:
         return list(self.models.values())
+
+
+def _mtime(path: Path | None) -> float:
+    try:
+        return path.stat().st_mtime_ns if path else 0.0
+    except OSError:
+        return -1.0

@@ -15,13 +15,15 @@ from .records import (
     NewDelivery,
     NewJob,
     ReapResult,
+    WorkerRecord,
     deliveries_for,
 )
-from .repository import AccountRepository, Database, JobRepository, OutboxRepository
+from .repository import AccountRepository, Database, JobRepository, OutboxRepository, WorkerRepository
 from .states import FINAL, OPEN, TRANSITIONS, FailureCode, JobStatus
 
 __all__ = [
     "FINAL", "OPEN", "TRANSITIONS", "WEBHOOK_EVENTS", "AccountRepository", "Capability", "ClaimRules", "Database", "Delivery",
     "FailureCode", "Job", "JobFilter", "JobRepository", "JobStatus", "KeyRecord", "LedgerLine", "NewDelivery",
-    "NewJob", "OutboxRepository", "ReapResult", "RetryDecision", "RetryPolicy", "deliveries_for",
+    "NewJob", "OutboxRepository", "ReapResult", "RetryDecision", "RetryPolicy", "WorkerRecord", "WorkerRepository",
+    "deliveries_for",
 ]

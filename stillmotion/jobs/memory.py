@@ -20,7 +20,7 @@ from uuid import uuid4
 from ..errors import Conflict, CreditInsufficient
 from .money import as_utc, from_micros, to_micros
 from .policy import ClaimRules, RetryPolicy
-from .records import Delivery, Job, JobFilter, KeyRecord, LedgerLine, NewJob, ReapResult, deliveries_for
+from .records import Delivery, Job, JobFilter, KeyRecord, LedgerLine, NewJob, ReapResult, WorkerRecord, deliveries_for
 from .states import OPEN, FailureCode, JobStatus
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -494,6 +494,47 @@ class MemoryOutbox:
             return True
 
 
+class MemoryWorkers:
+    def __init__(self, state: _State) -> None:
+        self._s = state
+        self._workers: dict[str, WorkerRecord] = {}
+        self._tasks: dict[str, tuple[str, datetime]] = {}
+
+    def beat(self, records: Sequence[WorkerRecord]) -> None:
+        with self._s.lock:
+            now = self._s.clock()
+            for rec in records:
+                started = self._workers[rec.id].started_at if rec.id in self._workers else rec.started_at
+                self._workers[rec.id] = dataclasses.replace(rec, started_at=started, seen_at=now)
+
+    def forget(self, worker_ids: Sequence[str]) -> None:
+        with self._s.lock:
+            for wid in worker_ids:
+                self._workers.pop(wid, None)
+
+    def live(self, within_s: float) -> list[WorkerRecord]:
+        since = self._s.clock() - timedelta(seconds=within_s)
+        with self._s.lock:
+            return sorted((w for w in self._workers.values() if w.seen_at >= since), key=lambda w: (w.host, w.id))
+
+    def prune(self, older_than_s: float) -> int:
+        before = self._s.clock() - timedelta(seconds=older_than_s)
+        with self._s.lock:
+            gone = [w.id for w in self._workers.values() if w.seen_at < before]
+            for wid in gone:
+                del self._workers[wid]
+            return len(gone)
+
+    def claim_task(self, name: str, holder: str, every_s: float) -> bool:
+        with self._s.lock:
+            now = self._s.clock()
+            last = self._tasks.get(name)
+            if last is not None and last[1] > now - timedelta(seconds=every_s):
+                return False
+            self._tasks[name] = (holder, now)
+            return True
+
+
 class MemoryDatabase:
     """Implements `jobs.repository.Database` in memory; `clock` makes time a test's to move."""
 
@@ -504,6 +545,7 @@ class MemoryDatabase:
         self.jobs = MemoryJobs(state)
         self.accounts = MemoryAccounts(state)
         self.outbox = MemoryOutbox(state)
+        self.workers = MemoryWorkers(state)
 
     def migrate(self) -> None:
         """Nothing to create: the schema is the dataclasses."""

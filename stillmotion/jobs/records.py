@@ -157,3 +157,17 @@ def deliveries_for(job: Job, event: str, snapshot: dict[str, Any] | None = None)
     elif event != "completed" and not (job.dialect == "vidu" and event == "start"):
         return []  # Vidu's official API also calls back when a task starts processing
     return [NewDelivery(job.callback_url, job.dialect, event, snapshot)]
+
+
+@dataclass(frozen=True)
+class WorkerRecord:
+    """A worker thread as its process last reported it (`stillmotion status`)."""
+
+    id: str
+    host: str
+    pid: int
+    engines: tuple[str, ...]
+    capabilities: dict[str, Any]
+    jobs: tuple[str, ...]
+    started_at: datetime
+    seen_at: datetime

@@ -8,7 +8,10 @@ Rules every implementation keeps:
 - a job is stored with its charge (and idempotency record) in one transaction;
 - each transition is one guarded write that refuses an unexpected state, and writes its
   refund (at most one per job) and its outbox rows (from `deliveries_for(job, event)`) with it;
-- `worker_id` is the claim's token: only the worker holding the lease may move a running job.
+- `worker_id` is the claim's token, stored as the job's `lease_owner`: only the claim holding
+  the lease may move a running job. Workers pass a fresh token per claim (`<worker id>~<random>`),
+  so a run whose lease was taken over (a pause, a cut link, a reap) is refused every write, even
+  after its own worker process claimed the job again (fenced leases).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from .policy import ClaimRules, RetryPolicy
-from .records import Delivery, Job, JobFilter, KeyRecord, LedgerLine, NewJob, ReapResult
+from .records import Delivery, Job, JobFilter, KeyRecord, LedgerLine, NewJob, ReapResult, WorkerRecord
 from .states import FailureCode, JobStatus
 
 
@@ -123,10 +126,31 @@ class OutboxRepository(Protocol):
     def postpone(self, delivery_id: int, worker_id: str, until: datetime) -> bool: ...
 
 
+class WorkerRepository(Protocol):
+    """Who works (several hosts on one database), and which host runs each round of upkeep."""
+
+    def beat(self, records: Sequence[WorkerRecord]) -> None:
+        """Register or refresh these workers (`seen_at` is the database's now)."""
+
+    def forget(self, worker_ids: Sequence[str]) -> None:
+        """A clean stop: the workers leave the list at once."""
+
+    def live(self, within_s: float) -> list[WorkerRecord]:
+        """Workers seen within `within_s`, by host then id."""
+
+    def prune(self, older_than_s: float) -> int:
+        """Drop workers not seen for `older_than_s` (crashed processes)."""
+
+    def claim_task(self, name: str, holder: str, every_s: float) -> bool:
+        """True when nobody ran the task in the last `every_s` (the caller's own interval), for
+        exactly one of the callers racing for it: that caller runs the task now."""
+
+
 class Database(Protocol):
     jobs: JobRepository
     accounts: AccountRepository
     outbox: OutboxRepository
+    workers: WorkerRepository
     backend: str
 
     def migrate(self) -> None: ...

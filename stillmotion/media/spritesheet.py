@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import av
 from PIL import Image
+
+from stillmotion.storage import ArtifactStore
 
 COLUMNS = 5
 ROWS = 5
@@ -21,6 +24,21 @@ def pick(total: int, wanted: int) -> list[int]:
     if total <= wanted:
         return list(range(total))
     return sorted({round(i * (total - 1) / (wanted - 1)) for i in range(wanted)})
+
+
+def stored_spritesheet(artifacts: ArtifactStore, video_key: str) -> str | None:
+    """The key of the spritesheet of a stored MP4, built and stored beside it on first request
+    (so retention and delete remove it with the video); None when the video is no longer kept."""
+    prefix = video_key.rsplit("/", 1)[0]
+    key = f"{prefix}/spritesheet.jpg"
+    if artifacts.exists(key):
+        return key
+    if not artifacts.exists(video_key):
+        return None
+    with artifacts.local_input(video_key) as video, tempfile.TemporaryDirectory() as tmp:
+        build_spritesheet(video, Path(tmp) / "spritesheet.jpg")
+        artifacts.publish(Path(tmp), prefix)
+    return key
 
 
 def build_spritesheet(video: Path, out: Path, columns: int = COLUMNS, rows: int = ROWS,

@@ -6,6 +6,7 @@ from .accounts import SqlAccounts
 from .engine import make_engine, migrate
 from .jobs import SqlJobs
 from .outbox import SqlOutbox
+from .workers import SqlWorkers
 
 
 class Database:
@@ -17,6 +18,7 @@ class Database:
         self.jobs = SqlJobs(self._engine)
         self.accounts = SqlAccounts(self._engine)
         self.outbox = SqlOutbox(self._engine)
+        self.workers = SqlWorkers(self._engine)
 
     @property
     def backend(self) -> str:

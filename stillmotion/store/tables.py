@@ -142,3 +142,28 @@ idempotency = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Index(None, "created_at"),
 )
+
+# Live worker threads, each row written by its process every heartbeat (`stillmotion status`).
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(200), primary_key=True),  # the worker id; its claims are "<id>~<random>"
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer(), nullable=False),
+    Column("engines", JSON(), nullable=False),
+    Column("capabilities", JSON(), nullable=False),  # weights held, warm weights, ...
+    Column("jobs", JSON(), nullable=False),  # the job ids it runs now
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("seen_at", UTCDateTime(), nullable=False),
+    Index(None, "seen_at"),
+)
+
+# Periodic upkeep claimed per round: a host runs a task only if nobody ran it within the host's own
+# interval, and moving `last_at` to now is the claim, so a round runs once however many hosts try.
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(200)),
+    Column("last_at", UTCDateTime(), nullable=False),
+)

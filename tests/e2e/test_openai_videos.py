@@ -190,9 +190,10 @@ def test_delete_stops_a_running_job_refunds_it_and_removes_files(svc):
 
     done = c.videos.create_and_poll(prompt="keep", input_reference=("wide.png", WIDE, "image/png"), seconds="1",
                                     size="960x540", extra_body=QUICK, poll_interval_ms=100)
-    assert (Path(svc.data) / "outputs" / done.id / "video.mp4").is_file()
+    kept = Path(svc.data) / "outputs" / done.id
+    assert list(kept.rglob("video.mp4"))  # under the attempt's own key
     assert c.videos.delete(done.id).deleted is True
-    assert not (Path(svc.data) / "outputs" / done.id).exists()
+    assert not list(kept.rglob("*.*"))
     with pytest.raises(openai.NotFoundError) as err:
         c.videos.download_content(done.id)
     assert "deleted" in err.value.body["message"]

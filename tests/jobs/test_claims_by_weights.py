@@ -13,7 +13,7 @@ from stillmotion.catalog import get_model
 from stillmotion.domain import StoredImage
 from stillmotion.jobs import Database, JobStatus, NewJob
 from stillmotion.settings import Settings
-from stillmotion.storage import ArtifactStore
+from stillmotion.storage import LocalArtifactStore
 from stillmotion.worker import Worker
 
 from .support import FakeEngine, must, png
@@ -30,7 +30,7 @@ class Holds:
 
 
 def test_two_gpu_workers_each_take_the_jobs_for_their_weights(db: Database, tmp_path: Path) -> None:
-    artifacts = ArtifactStore(tmp_path, b"secret", "http://t", 3600)
+    artifacts = LocalArtifactStore(tmp_path, b"secret", "http://t", 3600)
     data = png()
     key = artifacts.put_input(data, hashlib.sha256(data).hexdigest(), "png")
     entry = get_model(MODEL)

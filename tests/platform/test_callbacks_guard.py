@@ -13,7 +13,7 @@ from standardwebhooks import Webhook
 from stillmotion import callbacks
 from stillmotion.callbacks import CallbackDispatcher, backoff_s, sign
 from stillmotion.settings import Settings
-from stillmotion.storage import ArtifactStore
+from stillmotion.storage import LocalArtifactStore
 from stillmotion.jobs import ClaimRules, NewJob
 from stillmotion.store import Database
 
@@ -25,7 +25,7 @@ def parts(tmp_path):
     settings = Settings(data_dir=tmp_path, allow_private_urls=False, callback_backoff_s=1.0)
     store = Database(f"sqlite:///{tmp_path / 'db.sqlite'}")
     store.migrate()
-    artifacts = ArtifactStore(tmp_path, b"s", "http://127.0.0.1:1")
+    artifacts = LocalArtifactStore(tmp_path, b"s", "http://127.0.0.1:1")
     yield settings, store, artifacts
     store.close()
 
