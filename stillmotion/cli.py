@@ -224,6 +224,12 @@ def _keys_parser(sub: Any) -> None:
                             webhook_url=None)
 
 
+def cmd_usage(args: argparse.Namespace) -> int:
+    from stillmotion.upstream.money import cmd_usage as show
+
+    return show(build_settings(args), args.key)
+
+
 def parser() -> argparse.ArgumentParser:
     from stillmotion import cli_generate
 
@@ -265,6 +271,13 @@ def parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=cmd_eval)
 
     _keys_parser(sub)
+
+    usage = sub.add_parser("usage", help="upstream jobs: price, cost and margin per key and provider",
+                           description="Price (what clients paid), upstream cost and margin of upstream jobs, per "
+                                       "key and provider (docs/upstream.md).")
+    _common(usage)
+    usage.add_argument("--key", help="only this key id")
+    usage.set_defaults(func=cmd_usage)
 
     from stillmotion.engines.diffusers.cli import add_commands as gpu_commands  # argparse only
 

@@ -136,7 +136,7 @@ def readiness(runtime: Any) -> dict[str, str]:
         live = bg["live"].get("worker", 0)
         out["workers"] = "ok" if live else f"no live worker thread for {', '.join(bg['engines'])}"
         out["queue"] = _stall(runtime, bg, stats)
-    for kind in ("callbacks", "housekeeping"):
+    for kind in ("callbacks", "housekeeping", "upstream"):
         if kind in bg["slots"]:
             out[kind] = "ok" if bg["live"].get(kind) else f"the {kind} thread is not running"
     return out

@@ -20,6 +20,23 @@ STILLMOTION_ROUTES_FILE) lists routes; the first route matching a model and mode
     # cache = "none" | "fbc[:threshold]" | "taylorseer[:interval]" | "magcache" (+ mag_ratios = [...]);
     # compile = true (regional) with warm_shapes = [[832, 480, 81], ...]; fp8 = true; vae_tiling = "auto"
 
+An upstream route sends the job to another generator (docs/upstream.md):
+
+    [[routes]]
+    model = "vidu/vidu-q3/image-to-video"
+    engine = "upstream"
+    provider = "shortapi"                    # shortapi | novita | highway | openai-videos | vidu
+    name = "shortapi-eu"                     # optional label in metrics and job metadata
+    base_url = "https://api.shortapi.ai"     # optional where the provider has a default
+    api_key_env = "SHORTAPI_KEY"             # the variable holding the key (or api_key_file = "/run/key")
+    upstream_model = "vidu/vidu-q3/image-to-video"  # optional; default the catalog model's id
+    max_in_flight = 50                       # optional limits
+    requests_per_minute = 120
+    timeout_s = 900
+    webhook_secret_env = "SHORTAPI_WEBHOOK_SECRET"  # optional: checks its callbacks' signatures
+    fallbacks = [{ engine = "upstream", provider = "novita", api_key_env = "NOVITA_KEY" },
+                 { engine = "motion" }]
+
 A route is checked against each request at submit, so what its model cannot serve (a last
 frame for a model without one, a size or length beyond it) is a 400 naming the field.
 The file is re-read when it changes, so an operator can edit routes without a restart.
@@ -38,7 +55,7 @@ from typing import Any
 from stillmotion.engines.diffusers.kinds import KINDS, get_kind, max_duration
 from stillmotion.errors import FieldInvalid
 
-ENGINES = ("motion", "diffusers")
+ENGINES = ("motion", "diffusers", "upstream")
 
 
 @dataclass(frozen=True)
@@ -61,6 +78,18 @@ class Route:
     fp8: bool | None = None
     vae_tiling: str | None = None
     warm_shapes: tuple[tuple[int, int, int], ...] = ()
+    # engine = "upstream" (docs/upstream.md); never the key itself, only where to read it
+    provider: str | None = None
+    name: str | None = None  # the provider's label in metrics and metadata; default `provider`
+    base_url: str | None = None
+    api_key_env: str | None = None
+    api_key_file: str | None = None
+    upstream_model: str | None = None
+    fallbacks: tuple[dict[str, Any], ...] = ()  # each a fallback route's config(), tried in order
+    max_in_flight: int | None = None
+    requests_per_minute: int | None = None
+    timeout_s: float | None = None
+    webhook_secret_env: str | None = None  # verifies the upstream's callbacks (Standard Webhooks)
 
     def matches(self, model: str, mode: str) -> bool:
         return self.model in (model, "*") and (not self.modes or mode in self.modes)
@@ -90,6 +119,8 @@ class Route:
         if self.engine == "motion":
             return None
         data = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items() if v not in (None, ())}
+        if self.fallbacks:
+            data["fallbacks"] = [dict(f) for f in self.fallbacks]
         for name in ("model", "modes", "resolutions"):
             data.pop(name, None)
         return data
@@ -123,6 +154,8 @@ def parse_route(entry: Mapping[str, Any], where: str, registry: Mapping[str, Map
             raise ValueError(f"{where}: weights {weights!r} is not registered (stillmotion models add)")
         path = path or registry[weights]["path"]
         kind = kind or registry[weights].get("kind")
+    if engine == "upstream":
+        return _upstream_route(entry, where, model, modes, resolutions, registry)
     if engine == "diffusers":
         if not path:
             raise ValueError(f"{where}: a diffusers route needs weights (a registered name) or path")
@@ -140,6 +173,48 @@ def parse_route(entry: Mapping[str, Any], where: str, registry: Mapping[str, Map
     return Route(engine=engine, model=model, modes=modes, weights=weights, path=str(path) if path else None,
                  kind=kind, steps=steps, guidance=float(guidance) if guidance is not None else None,
                  resolutions=resolutions, max_area=max_area, **_speed_fields(entry, where))
+
+
+def _upstream_route(entry: Mapping[str, Any], where: str, model: str, modes: tuple[str, ...],
+                    resolutions: tuple[str, ...], registry: Mapping[str, Mapping[str, str]]) -> Route:
+    """An `engine = "upstream"` route: its provider, where its key is read, limits, fallbacks."""
+    from stillmotion.upstream.names import PROVIDERS
+
+    provider = _field(entry, "provider", str, where)
+    if provider not in PROVIDERS:
+        raise ValueError(f"{where}: an upstream route needs provider, one of {', '.join(PROVIDERS)}")
+    base_url = _field(entry, "base_url", str, where) or PROVIDERS[provider][1]
+    if not base_url or not base_url.startswith(("http://", "https://")):
+        raise ValueError(f"{where}: base_url must be an http(s) URL (provider {provider} has no default)")
+    if "api_key" in entry:
+        raise ValueError(f"{where}: never put the key in the routes file; name its variable in api_key_env "
+                         "or its file in api_key_file")
+    key_env, key_file = _field(entry, "api_key_env", str, where), _field(entry, "api_key_file", str, where)
+    if key_env and key_file:
+        raise ValueError(f"{where}: give api_key_env or api_key_file, not both")
+    limits: dict[str, Any] = {}
+    for name in ("max_in_flight", "requests_per_minute"):
+        value = _field(entry, name, int, where)
+        if value is not None and value < 1:
+            raise ValueError(f"{where}: {name} must be >= 1")
+        limits[name] = value
+    timeout = _field(entry, "timeout_s", (int, float), where)
+    if timeout is not None and timeout <= 0:
+        raise ValueError(f"{where}: timeout_s must be > 0")
+    raw = _field(entry, "fallbacks", list, where) or []
+    fallbacks = []
+    for i, item in enumerate(raw):
+        here = f"{where}: fallbacks[{i}]"
+        if isinstance(item, Mapping) and "fallbacks" in item:
+            raise ValueError(f"{here}: a fallback has no fallbacks of its own (list them all on the route)")
+        fallback = parse_route({"model": model, "engine": "motion", **item} if isinstance(item, Mapping) else item,
+                               here, registry)
+        fallbacks.append(fallback.config() or {"engine": "motion"})
+    return Route(engine="upstream", model=model, modes=modes, resolutions=resolutions, provider=provider,
+                 name=_field(entry, "name", str, where), base_url=base_url.rstrip("/"), api_key_env=key_env,
+                 api_key_file=key_file, webhook_secret_env=_field(entry, "webhook_secret_env", str, where),
+                 upstream_model=_field(entry, "upstream_model", str, where), fallbacks=tuple(fallbacks),
+                 timeout_s=float(timeout) if timeout is not None else None, **limits)
 
 
 CACHES = ("none", "fbc", "taylorseer", "magcache")

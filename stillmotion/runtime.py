@@ -101,6 +101,14 @@ class Runtime:
 
             self._add(Slot("callbacks", "callbacks", callbacks))
             self._add(Slot("housekeeping", "housekeeping", housekeeping))
+
+            def upstream() -> tuple[object, Callable[[threading.Event], None]]:
+                from stillmotion.upstream.poller import Poller  # upstream jobs wait here, not in a worker
+
+                poller = Poller(self.settings, self.db, self.artifacts, self.catalog)
+                return poller, poller.run
+
+            self._add(Slot("upstream", "upstream", upstream))
         if self.slots and self._supervisor is None:
             self._supervisor = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
             self._supervisor.start()

@@ -117,6 +117,20 @@ class Settings(BaseSettings):
     gpu_load_watchdog_s: float = 3600.0  # ... while loading, compiling or warming up
     log_level: str = "info"
 
+    # Upstream engines (docs/upstream.md): routes with engine = "upstream"
+    upstream_pollers: int = Field(default=8, ge=1, le=256)  # concurrent upstream calls per process
+    upstream_poll_s: float = 2.0  # between polls of one upstream task at first ...
+    upstream_max_poll_s: float = 30.0  # ... then a tenth of its age, at most this
+    upstream_backoff_s: float = 1.0  # first retry after a 429/5xx/timeout; doubles, at most 60 s
+    upstream_max_tries: int = 5  # retryable errors in a row before the next fallback
+    upstream_timeout_s: float = 900.0  # per hop, create to result, unless the route says timeout_s
+    upstream_request_timeout_s: float = 30.0  # one HTTP call to an upstream
+    upstream_download_timeout_s: float = 120.0  # mirroring one result
+    upstream_max_result_bytes: int = 512 * 1024 * 1024
+    upstream_breaker_failures: int = 5  # failures in a row that open a provider's circuit
+    upstream_breaker_cooldown_s: float = 60.0  # fallbacks skip an open provider this long
+    upstream_test_kill_after_create: bool = False  # tests only: SIGKILL this process after a create
+
     @classmethod
     def defaults(cls) -> Settings:
         """The built-in defaults without reading the environment (tools and tests that run an
@@ -135,7 +149,9 @@ class Settings(BaseSettings):
 
     @property
     def engine_names(self) -> tuple[str, ...]:
-        return tuple(n.strip() for n in self.engines.split(",") if n.strip()) or ("motion",)
+        """Render engines the workers claim for; "upstream" jobs are the poller's, never a worker's."""
+        names = tuple(n.strip() for n in self.engines.split(",") if n.strip() and n.strip() != "upstream")
+        return names or ("motion",)
 
     @property
     def models_path(self) -> Path:

@@ -9,7 +9,9 @@ import anyio
 from fastapi import FastAPI
 
 from stillmotion import __version__
-from stillmotion.api import async_dialect, docs_ui, files, job_dialect, openai_videos, ops, playground, v1, vidu
+from stillmotion.api import (
+    async_dialect, docs_ui, files, job_dialect, openai_videos, ops, playground, upstream_hooks, v1, vidu,
+)
 from stillmotion.api.middleware import RequestContext
 from stillmotion.api.openapi import openapi_document
 from stillmotion.api.v1_events import JobWatch
@@ -36,7 +38,7 @@ def create_app(runtime: Runtime, *, workers: int = 0) -> FastAPI:
     app.state.job_watch = JobWatch(runtime.service)
     app.router.routes.extend([
         job_dialect.mount, async_dialect.mount, *openai_videos.routes, v1.mount, vidu.mount, *files.routes, *ops.routes,
-        *playground.routes, *docs_ui.routes,
+        *playground.routes, *docs_ui.routes, *upstream_hooks.routes,
     ])
     document = openapi_document()
     app.openapi = lambda: document  # type: ignore[method-assign]

@@ -28,8 +28,9 @@ async def serve_file(request: Request) -> Response:
     artifacts = runtime(request).artifacts
     expires = request.query_params.get("expires", "")
     sig = request.query_params.get("sig", "")
+    # inputs/: stored images, signed for an upstream engine to fetch (docs/upstream.md)
     well_formed = expires.isascii() and expires.isdigit() and len(expires) <= 12 and sig.isascii() and sig.isalnum()
-    if not key.startswith("outputs/") or not well_formed or not artifacts.verify(key, int(expires), sig):
+    if not key.startswith(("outputs/", "inputs/")) or not well_formed or not artifacts.verify(key, int(expires), sig):
         return _error(403, "link invalid or expired")
     try:
         response = await artifact_response(request, key)

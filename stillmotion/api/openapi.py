@@ -258,6 +258,18 @@ def _other_paths() -> dict[str, Any]:
                              {"200": {"description": "HTML page", "content": html}}, public=True)},
         "/openapi.json": {"get": op("This document", "pages", {"200": ok(
             "OpenAPI 3.1", {"type": "object"}, {"openapi": "3.1.0", "info": {"title": "stillmotion"}})}, public=True)},
+        "/upstream/hooks/{job_id}/{hop}/{mac}": {"post": op(
+            "An upstream engine says its task moved (the URL stillmotion gave it)", "operations", {
+                "204": {"description": "Noted: the task is polled at once"},
+                "401": ok("Signature invalid (routes with webhook_secret_env)", ref("JobDialectError"),
+                          {"code": 401, "message": "webhook signature invalid", "data": None}),
+                "404": ok("Not a URL stillmotion gave", ref("JobDialectError"),
+                          {"code": 404, "message": "not found", "data": None})},
+            params=[{"name": n, "in": "path", "required": True, "schema": sch, "example": ex} for n, sch, ex in (
+                ("job_id", {"type": "string"}, "5b0f3c1e"), ("hop", {"type": "integer"}, 0),
+                ("mac", {"type": "string"}, "3f2a"))],
+            description="Not for clients: docs/upstream.md. The body is the upstream's own callback; it only "
+                        "makes stillmotion ask the upstream now.", public=True)},
     }
 
 

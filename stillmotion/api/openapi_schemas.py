@@ -131,9 +131,14 @@ def listing(item: dict[str, Any], **extra: Any) -> dict[str, Any]:
 def usage() -> dict[str, Any]:
     line = obj(["id", "job_id", "kind", "amount", "created_at"], id=INT, job_id=NULL_STR, kind=STR,
                amount={**STR, "description": "negative for refunds"}, created_at=TIME)
+    upstream = obj(["provider", "jobs", "price", "cost", "margin"], provider=STR, jobs=INT, price=AMOUNT,
+                   cost={**AMOUNT, "description": "what the upstream reported for its tasks"},
+                   margin={**STR, "description": "price - cost; negative when the upstream cost more"})
     return obj(["object", "balance", "net_spent", "ledger"], object={"const": "usage"},
                balance={**NULL_STR, "description": "USD left; null: unlimited"}, net_spent=AMOUNT,
-               ledger={"type": "array", "items": line})
+               ledger={"type": "array", "items": line},
+               upstream={"type": "array", "items": upstream,
+                         "description": "jobs served by upstream engines, per provider (docs/upstream.md)"})
 
 
 def delivery() -> dict[str, Any]:

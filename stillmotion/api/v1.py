@@ -70,7 +70,12 @@ def usage(request: Request) -> Response:
     who = owner(request)
     limit = native.parse_int(request.query_params.get("limit"), "limit", 100, 1, 1000)
     lines, total, balance = runtime(request).service.usage(who, limit)
-    return json_response(native.usage_body(lines, total, balance))
+    from stillmotion.upstream.money import margins
+
+    body = native.usage_body(lines, total, balance)
+    body["upstream"] = [{k: v for k, v in m.items() if k != "owner"}
+                        for m in margins(runtime(request).db.upstream.money(who))]  # price, cost, margin
+    return json_response(body)
 
 
 def webhook_secret(request: Request) -> Response:

@@ -15,15 +15,21 @@ from .records import (
     NewDelivery,
     NewJob,
     ReapResult,
+    UPSTREAM_ACTIVE,
+    UPSTREAM_ENDED,
+    UPSTREAM_HOLDER,
+    UpstreamTask,
     WorkerRecord,
     deliveries_for,
 )
-from .repository import AccountRepository, Database, JobRepository, OutboxRepository, WorkerRepository
+from .repository import (
+    AccountRepository, Database, JobRepository, OutboxRepository, UpstreamRepository, WorkerRepository,
+)
 from .states import FINAL, OPEN, TRANSITIONS, FailureCode, JobStatus
 
 __all__ = [
     "FINAL", "OPEN", "TRANSITIONS", "WEBHOOK_EVENTS", "AccountRepository", "Capability", "ClaimRules", "Database", "Delivery",
     "FailureCode", "Job", "JobFilter", "JobRepository", "JobStatus", "KeyRecord", "LedgerLine", "NewDelivery",
-    "NewJob", "OutboxRepository", "ReapResult", "RetryDecision", "RetryPolicy", "WorkerRecord", "WorkerRepository",
-    "deliveries_for",
+    "NewJob", "OutboxRepository", "ReapResult", "RetryDecision", "RetryPolicy", "UPSTREAM_ACTIVE", "UPSTREAM_ENDED",
+    "UPSTREAM_HOLDER", "UpstreamRepository", "UpstreamTask", "WorkerRecord", "WorkerRepository", "deliveries_for",
 ]

@@ -20,7 +20,10 @@ from uuid import uuid4
 from ..errors import Conflict, CreditInsufficient
 from .money import as_utc, from_micros, to_micros
 from .policy import ClaimRules, RetryPolicy
-from .records import Delivery, Job, JobFilter, KeyRecord, LedgerLine, NewJob, ReapResult, WorkerRecord, deliveries_for
+from .records import (
+    UPSTREAM_ACTIVE, UPSTREAM_ENDED, UPSTREAM_HOLDER, Delivery, Job, JobFilter, KeyRecord, LedgerLine, NewJob,
+    ReapResult, UpstreamTask, WorkerRecord, deliveries_for,
+)
 from .states import OPEN, FailureCode, JobStatus
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -51,6 +54,7 @@ class _State:
         self.ledger: list[LedgerLine] = []
         self.idempotency: dict[tuple[str, str], tuple[str, str, datetime]] = {}
         self.deliveries: dict[int, tuple[Delivery, str | None, datetime | None]] = {}
+        self.upstream: dict[str, tuple[UpstreamTask, datetime | None]] = {}  # task, lease expiry
         self.ids = count(1)
 
     def put(self, row: _Row, **changes: Any) -> Job:
@@ -181,7 +185,7 @@ class MemoryJobs:
             off_peak_ok = rules.off_peak_open(now)
             running: dict[str, int] = {}
             for r in s.jobs.values():
-                if r.job.status == JobStatus.PROCESSING:
+                if r.job.status == JobStatus.PROCESSING and r.job.engine != "upstream":
                     running[r.job.owner] = running.get(r.job.owner, 0) + 1
             def path(job: Job) -> str | None:
                 return None if job.route is None else str(job.route.get("path"))
@@ -535,6 +539,122 @@ class MemoryWorkers:
             return True
 
 
+IN_FLIGHT = ("submitted", "polling", "mirroring")
+JOB_LEASE_S = 100 * 86400.0
+
+
+class MemoryUpstream:
+    def __init__(self, state: _State, jobs: MemoryJobs) -> None:
+        self._s = state
+        self._jobs = jobs
+
+    def start(self, rules: ClaimRules, provider_of: Callable[[Job], tuple[str, str]]) -> UpstreamTask | None:
+        s = self._s
+        with s.lock:
+            job = self._jobs.claim(UPSTREAM_HOLDER, JOB_LEASE_S, ("upstream",), rules)
+            if job is None:
+                return None
+            now = s.clock()
+            if job.id in s.upstream:
+                task = dataclasses.replace(s.upstream[job.id][0], state="submitting", next_at=now, tries=0,
+                                           lease_owner=None)
+            else:
+                provider, token = provider_of(job)
+                task = UpstreamTask(job.id, "submitting", 0, provider, token, now, now)
+            s.upstream[job.id] = (task, None)
+            return task
+
+    def claim(self, worker_id: str, lease_s: float, limit: int) -> list[UpstreamTask]:
+        s = self._s
+        with s.lock:
+            now = s.clock()
+            due = sorted(
+                (t for t, until in s.upstream.values()
+                 if t.state in UPSTREAM_ACTIVE and t.next_at <= now and (until is None or until < now)),
+                key=lambda t: (t.next_at, t.job_id),
+            )[:limit]
+            out = []
+            for t in due:
+                t = dataclasses.replace(t, lease_owner=worker_id)
+                s.upstream[t.job_id] = (t, now + timedelta(seconds=lease_s))
+                out.append(t)
+            return out
+
+    def _set_public(self, job_id: str, public: dict[str, Any]) -> None:
+        row = self._s.jobs.get(job_id)
+        if row is not None:
+            self._s.put(row, metadata={**row.job.metadata, "upstream": public})
+
+    def save(self, job_id: str, worker_id: str, public: dict[str, Any] | None = None,
+             hold_s: float | None = None, **changes: Any) -> bool:
+        s = self._s
+        with s.lock:
+            entry = s.upstream.get(job_id)
+            if entry is None or entry[0].lease_owner != worker_id:
+                return False
+            for name in ("next_at", "deadline"):
+                if changes.get(name) is not None:
+                    changes[name] = as_utc(changes[name])
+            if hold_s is None:
+                s.upstream[job_id] = (dataclasses.replace(entry[0], **changes, lease_owner=None), None)
+            else:
+                s.upstream[job_id] = (dataclasses.replace(entry[0], **changes),
+                                      s.clock() + timedelta(seconds=hold_s))
+            if public is not None:
+                self._set_public(job_id, public)
+            return True
+
+    def poke(self, job_id: str, hop: int) -> bool:
+        with self._s.lock:
+            entry = self._s.upstream.get(job_id)
+            if entry is None or entry[0].hop != hop or entry[0].state not in IN_FLIGHT:
+                return False
+            self._s.upstream[job_id] = (dataclasses.replace(entry[0], next_at=self._s.clock()), entry[1])
+            return True
+
+    def get(self, job_id: str) -> UpstreamTask | None:
+        entry = self._s.upstream.get(job_id)
+        return None if entry is None else entry[0]
+
+    def in_flight(self, provider: str) -> int:
+        with self._s.lock:
+            return sum(1 for t, _ in self._s.upstream.values() if t.provider == provider and t.state in IN_FLIGHT)
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        out: dict[tuple[str, str], int] = {}
+        with self._s.lock:
+            for t, _ in self._s.upstream.values():
+                if t.state in UPSTREAM_ACTIVE:
+                    out[(t.provider, t.state)] = out.get((t.provider, t.state), 0) + 1
+        return out
+
+    def to_local(self, job_id: str, worker_id: str, engine: str, route: dict[str, Any] | None,
+                 public: dict[str, Any]) -> bool:
+        s = self._s
+        with s.lock:
+            entry = s.upstream.get(job_id)
+            if entry is None or entry[0].lease_owner != worker_id or entry[0].state in UPSTREAM_ENDED:
+                return False
+            s.upstream[job_id] = (dataclasses.replace(entry[0], state="local", lease_owner=None), None)
+            row = self._jobs._held(job_id, UPSTREAM_HOLDER)
+            if row is None:
+                return False
+            self._jobs._requeue(row, engine=engine, route=route, attempts=row.job.attempts - 1)
+            self._set_public(job_id, public)
+            return True
+
+
+    def money(self, owner: str | None = None) -> list[dict[str, Any]]:
+        out = []
+        with self._s.lock:
+            for t, _ in self._s.upstream.values():
+                job = self._s.jobs[t.job_id].job
+                if owner is None or job.owner == owner:
+                    out.append({"owner": job.owner, "amount": job.amount, "refunded": job.refunded,
+                                "provider": t.provider, "cost": t.cost})
+        return out
+
+
 class MemoryDatabase:
     """Implements `jobs.repository.Database` in memory; `clock` makes time a test's to move."""
 
@@ -546,6 +666,7 @@ class MemoryDatabase:
         self.accounts = MemoryAccounts(state)
         self.outbox = MemoryOutbox(state)
         self.workers = MemoryWorkers(state)
+        self.upstream = MemoryUpstream(state, self.jobs)
 
     def migrate(self) -> None:
         """Nothing to create: the schema is the dataclasses."""

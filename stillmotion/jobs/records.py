@@ -171,3 +171,32 @@ class WorkerRecord:
     jobs: tuple[str, ...]
     started_at: datetime
     seen_at: datetime
+
+
+# An upstream job's own states (docs/upstream.md); the job row stays PROCESSING throughout.
+UPSTREAM_ACTIVE = ("submitting", "submitted", "polling", "mirroring")
+UPSTREAM_ENDED = ("done", "failed", "canceled", "local")
+UPSTREAM_HOLDER = "upstream"  # the lease owner of every upstream job row: any poller may move it
+
+
+@dataclass(frozen=True)
+class UpstreamTask:
+    """One upstream job's durable state machine, beside its job row.
+
+    `hop` indexes the route's chain (0 the route itself, then its fallbacks); `token` is the
+    idempotency key of the current hop's create; `tries` counts consecutive retryable errors at
+    this hop; `attempts` is the history shown in the job's metadata."""
+
+    job_id: str
+    state: str
+    hop: int
+    provider: str
+    token: str
+    next_at: datetime
+    created_at: datetime
+    upstream_id: str | None = None
+    tries: int = 0
+    deadline: datetime | None = None
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    cost: dict[str, Any] | None = None
+    lease_owner: str | None = None

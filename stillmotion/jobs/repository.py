@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from .policy import ClaimRules, RetryPolicy
-from .records import Delivery, Job, JobFilter, KeyRecord, LedgerLine, NewJob, ReapResult, WorkerRecord
+from .records import Delivery, Job, JobFilter, KeyRecord, LedgerLine, NewJob, ReapResult, UpstreamTask, WorkerRecord
 from .states import FailureCode, JobStatus
 
 
@@ -146,11 +146,49 @@ class WorkerRepository(Protocol):
         exactly one of the callers racing for it: that caller runs the task now."""
 
 
+class UpstreamRepository(Protocol):
+    """Upstream jobs (docs/upstream.md): the job row is held by `UPSTREAM_HOLDER` while its
+    `UpstreamTask` moves; pollers lease due tasks like the callback outbox leases deliveries."""
+
+    def start(self, rules: ClaimRules, provider_of: Any) -> UpstreamTask | None:
+        """Claim the next queued upstream job and open its task, in one transaction.
+        `provider_of(job)` -> (provider label, first idempotency token)."""
+
+    def claim(self, worker_id: str, lease_s: float, limit: int) -> list[UpstreamTask]:
+        """Lease up to `limit` active tasks that are due (expired leases included)."""
+
+    def save(self, job_id: str, worker_id: str, public: dict[str, Any] | None = None,
+             hold_s: float | None = None, **changes: Any) -> bool:
+        """Write the task's changes and clear its lease (or, with `hold_s`, keep it that much
+        longer); `public` replaces the job's `metadata.upstream`. False when the lease is no
+        longer `worker_id`'s."""
+
+    def get(self, job_id: str) -> UpstreamTask | None: ...
+
+    def poke(self, job_id: str, hop: int) -> bool:
+        """An upstream called back: the task (at that hop, created upstream) is due now."""
+
+    def in_flight(self, provider: str) -> int:
+        """Tasks of `provider` created upstream and not yet ended (submitted, polling, mirroring)."""
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        """Active tasks per (provider, state), for metrics."""
+
+    def to_local(self, job_id: str, worker_id: str, engine: str, route: dict[str, Any] | None,
+                 public: dict[str, Any]) -> bool:
+        """End the task as `local` and put its job back in the queue for a render engine."""
+
+    def money(self, owner: str | None = None) -> list[dict[str, Any]]:
+        """Per upstream job: owner, amount (the client's price), refunded, provider (the last
+        hop's), cost (the upstream's reported cost, `{amount, currency, items}`)."""
+
+
 class Database(Protocol):
     jobs: JobRepository
     accounts: AccountRepository
     outbox: OutboxRepository
     workers: WorkerRepository
+    upstream: UpstreamRepository
     backend: str
 
     def migrate(self) -> None: ...

@@ -7,6 +7,7 @@ from .engine import make_engine, migrate
 from .jobs import SqlJobs
 from .outbox import SqlOutbox
 from .workers import SqlWorkers
+from .upstream import SqlUpstream
 
 
 class Database:
@@ -19,6 +20,7 @@ class Database:
         self.accounts = SqlAccounts(self._engine)
         self.outbox = SqlOutbox(self._engine)
         self.workers = SqlWorkers(self._engine)
+        self.upstream = SqlUpstream(self._engine)
 
     @property
     def backend(self) -> str:

@@ -52,13 +52,15 @@ def still_open(job_id: str) -> list[ColumnElement[bool]]:
 
 
 def under_running_cap(default_cap: int) -> ColumnElement[bool]:
-    """The job's owner runs fewer jobs than its key's `max_running` (or `default_cap`);
-    a cap of 0 or less means no cap. Owners at their cap wait; others pass them by."""
+    """The job's owner runs fewer jobs than its key's `max_running` (or `default_cap`) on render
+    engines (upstream jobs wait elsewhere and do not count); a cap of 0 or less means no cap.
+    Owners at their cap wait; others pass them by."""
     running_jobs = jobs.alias("running_jobs")
     running = (
         select(func.count())
         .select_from(running_jobs)
-        .where(running_jobs.c.owner == jobs.c.owner, running_jobs.c.status == PROCESSING)
+        .where(running_jobs.c.owner == jobs.c.owner, running_jobs.c.status == PROCESSING,
+               running_jobs.c.engine != "upstream")  # waiting on an upstream takes no render slot
         .correlate(jobs)
         .scalar_subquery()
     )

@@ -167,3 +167,27 @@ tasks = Table(
     Column("holder", String(200)),
     Column("last_at", UTCDateTime(), nullable=False),
 )
+
+# Upstream jobs (docs/upstream.md): one row per job routed to an upstream engine, its state
+# machine and the lease a poller holds while it moves it (like `deliveries`).
+upstream_tasks = Table(
+    "upstream_tasks",
+    metadata,
+    Column("job_id", String(64), ForeignKey("jobs.id"), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("hop", Integer(), nullable=False),  # 0: the route; 1..: its fallbacks
+    Column("provider", String(100), nullable=False),  # the current hop's label (metrics, limits)
+    Column("token", String(200), nullable=False),  # the current create's idempotency key
+    Column("upstream_id", String(200)),
+    Column("tries", Integer(), nullable=False),
+    Column("next_at", UTCDateTime(), nullable=False),
+    Column("deadline", UTCDateTime()),
+    Column("attempts", JSON(), nullable=False),
+    Column("cost", JSON(none_as_null=True)),
+    Column("lease_owner", String(200)),
+    Column("lease_expires_at", UTCDateTime()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index(None, "state", "next_at"),
+    Index(None, "provider", "state"),
+)
