@@ -46,6 +46,8 @@ from stillmotion.storage import ArtifactStore
 log = logging.getLogger("stillmotion.callbacks")
 USER_AGENT = "stillmotion-webhook"
 MAX_DELAY_S = 1800.0
+QUEUED = "queued"
+MAX_QUEUED_PER_JOB = 8  # deliveries held behind a job's one in flight; more are put back
 SAME_JOB_WAIT_S = 0.2  # a job's next event waits this long for the one in flight, then is claimed again
 MAX_ANSWER_BYTES = 64 * 1024  # of a receiver's answer body, read and dropped
 
@@ -195,6 +197,7 @@ class CallbackDispatcher:
         self._jobs_lock = threading.Lock()
         self._in_flight: dict[str, int] = {}  # job id -> its deliveries being sent now
         self._held_until: dict[str, datetime] = {}  # job id -> its deliveries wait until then
+        self._queued: dict[str, list[tuple[Delivery, float]]] = {}  # job id -> claimed, sent next, in order
         self.client = httpx.Client(timeout=settings.callback_timeout_s, follow_redirects=False, trust_env=False)
 
     def run(self, stop: threading.Event) -> None:
@@ -213,11 +216,12 @@ class CallbackDispatcher:
                     continue
                 host = host_key(delivery.url)
                 wait = self._must_wait(delivery, host)
-                if wait is not None:
-                    free.release()
-                    self._postpone(delivery, wait)
+                if wait is None:
+                    pool.submit(self._attempt, delivery, host, free)
                     continue
-                pool.submit(self._attempt, delivery, host, free)
+                free.release()  # put back, or queued behind its job: no thread needed now
+                if not isinstance(wait, str):  # QUEUED needs nothing more
+                    self._postpone(delivery, wait)
         finally:
             pool.shutdown(wait=True)  # each attempt ends within its deadline
             self.client.close()
@@ -233,11 +237,12 @@ class CallbackDispatcher:
             stop.wait(self.settings.poll_interval_s)
         return delivery
 
-    def _must_wait(self, delivery: Delivery, host: str) -> tuple[datetime, str] | None:
-        """Until when (and why) a claimed delivery must wait, or None to send it now (its host
-        slot then taken). A job's deliveries go out one at a time and in order: while one is in
-        flight, or an earlier one was put back, later ones wait behind it (the outbox claims by
-        due time, then id, so equal due times keep their order)."""
+    def _must_wait(self, delivery: Delivery, host: str) -> tuple[datetime, str] | str | None:
+        """Until when (and why) a claimed delivery must wait; None: send it now (its host slot
+        taken); QUEUED: it waits behind its job's delivery in flight, and the pool thread
+        sending that one sends it next. A job's deliveries go out one at a time and in order; one
+        that cannot queue (the queue is full, or an earlier one was put back) is put back too
+        (the outbox claims by due time, then id, so equal due times keep their order)."""
         now = datetime.now(UTC)
         job = delivery.job_id
         with self._jobs_lock:
@@ -247,6 +252,10 @@ class CallbackDispatcher:
             if held is not None and held <= now:
                 del self._held_until[job]
                 held = None
+            queued = self._queued.setdefault(job, []) if job in self._in_flight else None
+            if queued is not None and held is None and len(queued) < MAX_QUEUED_PER_JOB:
+                queued.append((delivery, time.monotonic()))
+                return QUEUED
             if job in self._in_flight:
                 until, why = max(held or now, now + timedelta(seconds=SAME_JOB_WAIT_S)), "an earlier event of its job"
             elif held is not None:
@@ -268,17 +277,40 @@ class CallbackDispatcher:
         log.debug("webhook %s waits for %s", delivery.id, why)
 
     def _attempt(self, delivery: Delivery, host: str, free: threading.BoundedSemaphore) -> None:
+        """Send `delivery`, then the deliveries of its job queued behind it, in order."""
+        job = delivery.job_id
+        current: Delivery | None = delivery
         try:
-            self.deliver(delivery)
-        except Exception:  # a database error while recording: the lease returns the delivery
-            log.exception("webhook %s for job %s: attempt not recorded", delivery.id, delivery.job_id)
+            while current is not None:
+                try:
+                    self.deliver(current)
+                except Exception:  # a database error while recording: the lease returns the delivery
+                    log.exception("webhook %s for job %s: attempt not recorded", current.id, job)
+                current = self._next_of(job)
         finally:
             with self._jobs_lock:
-                left = self._in_flight.pop(delivery.job_id, 1) - 1
+                left = self._in_flight.pop(job, 1) - 1
                 if left > 0:
-                    self._in_flight[delivery.job_id] = left
+                    self._in_flight[job] = left
+                stranded = self._queued.pop(job, []) if left <= 0 else []
+            for waiting, _ in stranded:  # only after an unexpected error: give them back in order
+                self._postpone(waiting, (datetime.now(UTC), "its job's sender stopped"))
             self.slots.give(host)
             free.release()
+
+    def _next_of(self, job: str) -> Delivery | None:
+        """The next delivery queued behind `job`'s, if its lease still covers a whole attempt;
+        one that waited too long is put back (due now, so its order holds)."""
+        while True:
+            with self._jobs_lock:
+                queued = self._queued.get(job)
+                if not queued:
+                    self._queued.pop(job, None)
+                    return None
+                delivery, claimed = queued.pop(0)
+            if time.monotonic() - claimed + self.deadline_s + 2.0 < self.lease_s:
+                return delivery
+            self._postpone(delivery, (datetime.now(UTC), "its lease would not cover the attempt"))
 
     def deliver(self, delivery: Delivery) -> None:
         job = self.db.jobs.get(delivery.job_id)

@@ -55,7 +55,7 @@ async def json_body(request: Request) -> Any:
     """The request's JSON body, counted while it streams in (a chunked body stops at the limit),
     with size and syntax errors named as `body` errors."""
     length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+    if length and length.isascii() and length.isdigit() and int(length) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"larger than {MAX_BODY_BYTES} bytes", field="body")
     chunks: list[bytes] = []
     size = 0
