@@ -41,6 +41,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from stillmotion.api import create_app
+    from stillmotion.api.timeouts import BodyDeadline, uvicorn_options
     from stillmotion.runtime import Runtime
 
     settings = build_settings(args)
@@ -52,7 +53,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(runtime, workers=settings.workers)
     print(f"stillmotion listening on {settings.base_url} (data dir {settings.data_dir.resolve()})", flush=True)
     # log_config=None: uvicorn keeps the handler set above (one format); access lines are ours
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False, log_config=None)
+    # header and body read deadlines: api/timeouts.py
+    uvicorn.run(BodyDeadline(app, settings.body_timeout_s), host=settings.host, port=settings.port,
+                log_level="warning", access_log=False, log_config=None, **uvicorn_options(settings))
     return 0
 
 

@@ -68,6 +68,18 @@ class RateLimited(StillmotionError):
         self.retry_after = retry_after
 
 
+class Unavailable(StillmotionError):
+    """The service cannot store work now (disk full, database not writable): try again later.
+    Nothing was stored or charged."""
+
+    status = 503
+    reason = "ServiceUnavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 30) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class GenerationFailed(StillmotionError):
     """An engine could not produce the video; the job fails visibly and is refunded."""
 

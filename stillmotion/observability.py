@@ -59,6 +59,10 @@ WEBHOOK_FAILURES = Counter(
     "stillmotion_webhook_failures", "Webhook/callback POSTs that failed (any reason)", ["kind"],
     registry=REGISTRY,
 )
+THREAD_RESTARTS = Counter(
+    "stillmotion_thread_restarts", "Background threads restarted after stopping unexpectedly", ["kind"],
+    registry=REGISTRY,
+)
 
 
 def observe_run(engine: str, state: str, seconds: float, fps: float | None) -> None:

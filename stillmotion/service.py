@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -25,7 +26,8 @@ import orjson
 
 from stillmotion.catalog import Catalog, output_size
 from stillmotion.domain import StoredImage
-from stillmotion.errors import Conflict, FieldInvalid, NotFound
+from stillmotion.errors import Conflict, FieldInvalid, NotFound, Unavailable
+from stillmotion.health import RETRY_AFTER_S, StoreGate, storage_fault
 from stillmotion.jobs import WEBHOOK_EVENTS, Database, Delivery, Job, JobFilter, JobStatus, LedgerLine, NewJob
 from stillmotion.media.inputs import ImageData, fetch_image_data, validate_image_bytes
 from stillmotion.media.netguard import check_url
@@ -98,6 +100,19 @@ def check_events(events: Any) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(events))
 
 
+def render_urls(value: Any, path: str = "") -> list[tuple[str, str]]:
+    """Every http(s) URL in validated arguments, with its field path ("wm_url", "a.b[0]"):
+    found by value, so any model's URL fields are checked without naming them."""
+    if isinstance(value, str):
+        return [(path, value)] if value[:8].lower().startswith(("http://", "https://")) else []
+    if isinstance(value, dict):
+        return [hit for k, v in value.items() if isinstance(k, str) and not k.startswith("_")
+                for hit in render_urls(v, f"{path}.{k}" if path else k)]
+    if isinstance(value, (list, tuple)):
+        return [hit for i, v in enumerate(value) for hit in render_urls(v, f"{path}[{i}]")]
+    return []
+
+
 def request_hash(req: CreateRequest) -> str:
     """What makes two requests "the same" for Idempotency-Key: endpoint, model, args, hooks."""
     body = {"d": req.dialect, "m": req.model, "a": req.args, "c": req.callback_url, "e": req.webhook_events}
@@ -130,6 +145,7 @@ class JobService:
         self.router = router
         self._http: httpx.AsyncClient | None = None
         self._stats_lock = threading.Lock()
+        self.gate = StoreGate(settings)  # refuses creates while the data dir is short of space
         self._run_stats: tuple[float, float, int] = (-math.inf, 0.0, 1)  # (read at, mean run s, parallel)
 
     @property
@@ -169,6 +185,30 @@ class JobService:
             if not isinstance(url, str) or not url:
                 raise FieldInvalid("must be a URL string", field=field)
             await anyio.to_thread.run_sync(lambda: check_url(url, field=field, settings=self.settings))  # DNS
+        # URLs fetched at render time (a watermark, background music): checked now too, so a
+        # private target is refused before anything is charged (the fetch checks again).
+        fetched_now = set(request.image_refs.values())  # downloaded and checked below
+        for field, url in render_urls(valid):
+            if url not in fetched_now:
+                await anyio.to_thread.run_sync(partial(check_url, url, field=field, settings=self.settings))
+        problem = await anyio.to_thread.run_sync(self.gate.problem)
+        if problem is not None:
+            raise Unavailable(f"cannot store jobs now ({problem}); nothing was stored or charged",
+                              retry_after=RETRY_AFTER_S)
+        try:
+            return await self._store(owner, req, entry, request, valid, route, key, fingerprint, events)
+        except Exception as exc:
+            if not storage_fault(exc):
+                raise
+            self.gate.failed(str(exc)[:200])
+            log.error("create refused: storage cannot take writes: %s", exc)
+            raise Unavailable("cannot store jobs now (storage full or not writable); nothing was charged",
+                              retry_after=RETRY_AFTER_S) from None
+
+    async def _store(self, owner: str, req: CreateRequest, entry: Any, request: Any, valid: dict[str, Any],
+                     route: Any, key: str | None, fingerprint: str | None,
+                     events: tuple[str, ...] | None) -> Submission:
+        """Keep the inputs, then store the job with its charge in one transaction."""
         stored = await self._store_images(request.image_refs, lambda images: _check_size(req, entry, valid, images))
         seed = request.requested_seed or random_seed()
         new = NewJob(

@@ -29,12 +29,21 @@ class Settings(BaseSettings):
     # Threads that run the API's blocking calls (database reads, image checks); the database pool
     # is sized to them plus the workers, so no request waits for or opens a connection.
     api_threads: int = Field(default=16, ge=1, le=256)
+    # Slow clients (docs/reliability.md): request headers must be whole this long after their first
+    # byte, a request body within body_timeout_s; idle keep-alive connections close after keep_alive_s.
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 120.0
+    keep_alive_s: int = 5
+    max_streams_per_key: int = Field(default=20, ge=0)  # live event streams open at once per key; 0: none
 
     # Inputs
     max_image_bytes: int = 50 * 1024 * 1024
     max_audio_bytes: int = 20 * 1024 * 1024  # background music (q3 pro `audio`), fetched at render
     audio_target_lufs: float = -16.0  # integrated loudness of every soundtrack
     max_image_pixels: int = 64_000_000  # refuse decompression bombs before decoding
+    # Full image decodes at once per process (submit checks and renders share it): each costs
+    # up to ~7 bytes a pixel, so this times max_image_pixels bounds the decode memory.
+    decode_concurrency: int = Field(default=2, ge=0, le=64)
     min_image_side: int = 128
     download_timeout_s: float = 20.0
     max_redirects: int = 3
@@ -47,6 +56,11 @@ class Settings(BaseSettings):
     poll_interval_s: float = 0.25
     reap_interval_s: float = 5.0
     shutdown_grace_s: float = 20.0
+    # Health (docs/reliability.md): creates are refused (503) and /readyz fails below this free
+    # space in the data dir; /readyz also fails when a runnable job waited this long while
+    # every worker thread of the process sat idle.
+    min_free_mb: int = Field(default=256, ge=0)
+    stall_after_s: float = 60.0
 
     # Results
     url_ttl_s: int = 3600
@@ -57,7 +71,9 @@ class Settings(BaseSettings):
     # Callbacks / webhooks: 11 tries, 3.5 s doubling, span about an hour (3.5 * (2^10 - 1) s)
     callback_max_attempts: int = 11
     callback_backoff_s: float = 3.5
-    callback_timeout_s: float = 10.0
+    callback_timeout_s: float = 10.0  # total per attempt: connect + headers + body
+    callback_concurrency: int = Field(default=16, ge=1, le=256)  # attempts in flight per process
+    callback_per_host: int = Field(default=2, ge=1, le=64)  # ... of them to one receiver host
     webhook_secret: str | None = None  # signs webhooks of env keys; default: derived per key
 
     # Platform (docs/api-v1.md): limits, cancel, off-peak, retention, logs

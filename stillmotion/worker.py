@@ -164,8 +164,12 @@ class Worker:
         self.current = job
         try:
             self._process(job, stop)
-        finally:
-            self.current = None
+        except Exception:  # logged once, with its job; the loop goes on claiming
+            log.exception("job %s: its final write failed %d times; the reaper returns it to the queue when "
+                          "its lease ends", job.id, FINAL_WRITE_TRIES, extra={"job_id": job.id})
+        # not in a `finally`: a BaseException that ends the thread leaves `current` set, so the
+        # supervisor that restarts the thread can give the job back at once
+        self.current = None
 
     def _process(self, job: Job, stop: threading.Event) -> None:
         run = Run(job, stop, self.settings.shutdown_grace_s)
@@ -174,7 +178,7 @@ class Worker:
         beat = threading.Thread(target=self._heartbeat, args=(run,), daemon=True)
         beat.start()
         log_token = observability.JOB_ID.set(job.id)
-        state = "failed"
+        state = "unrecorded"  # a final write that never landed: the metrics count nothing ended
         waited = (job.started_at - job.created_at).total_seconds() if job.started_at else 0.0
         log.info("job %s started: attempt %d on %s, after %.1f s in the queue", job.id, job.attempts, job.engine, waited)
         try:
@@ -195,14 +199,14 @@ class Worker:
                 log.warning("job %s: lease lost to another claim; run abandoned, its files removed", job.id)
         except StillmotionError as exc:
             self._discard(prefix)
-            self._failed(job, token, FailureCode.of(exc.reason), exc.message)
+            state = self._failed(job, token, FailureCode.of(exc.reason), exc.message)
         except Exception as exc:  # an engine bug: retried by policy, then failed visibly
             log.exception("job %s crashed", job.id)
             self._discard(prefix)
-            self._failed(job, token, FailureCode.ENGINE_CRASHED, f"{type(exc).__name__}: {exc}")
+            state = self._failed(job, token, FailureCode.ENGINE_CRASHED, f"{type(exc).__name__}: {exc}")
         else:  # a final write that keeps failing propagates: the lease returns the job, video kept
-            state = "succeeded"
             if self._final_write(lambda: self.db.jobs.finish(job.id, token, result, metadata)):
+                state = "succeeded"
                 took = time.monotonic() - run.started
                 log.info("job %s succeeded: %d frames in %.2f s (render %.2f s), %s", job.id, result["frames"], took,
                          metadata.get("render_s") or 0.0, result["video"])
@@ -227,17 +231,20 @@ class Worker:
         except Exception:
             log.warning("could not delete %s; retention will", prefix, exc_info=True)
 
-    def _failed(self, job: Job, token: str, code: FailureCode, message: str) -> None:
+    def _failed(self, job: Job, token: str, code: FailureCode, message: str) -> str:
+        """Store the failure as the policy says; the state the metrics count ("retried", "failed",
+        or "unrecorded" when the lease was lost)."""
         decision = self.policy.decide(code, job.attempts, message)
         if decision.retry:
             note = f"attempt {job.attempts}: {code}: {message}"
             if self._final_write(lambda: self.db.jobs.retry(job.id, token, decision.delay_s, note)):
                 log.warning("job %s failed (%s); retried in %.1f s", job.id, message, decision.delay_s)
-                return
+                return "retried"
         elif self._final_write(lambda: self.db.jobs.fail(job.id, token, decision.code, decision.message)):
             log.warning("job %s failed: %s", job.id, decision.message)
-            return
+            return "failed"
         log.warning("job %s failed (%s) but its lease was lost to another claim; nothing recorded", job.id, message)
+        return "unrecorded"
 
     def _final_write(self, write: Callable[[], bool]) -> bool:
         """A job's last write, tried again on a transient database error (a lock, a dropped
@@ -245,10 +252,10 @@ class Worker:
         for attempt in range(FINAL_WRITE_TRIES):
             try:
                 return write()
-            except Exception:
+            except Exception as exc:
                 if attempt == FINAL_WRITE_TRIES - 1:
                     raise
-                log.warning("final write failed; trying again", exc_info=True)
+                log.warning("final write failed (%s: %s); trying again", type(exc).__name__, str(exc)[:200])
                 time.sleep(0.2 * 2**attempt)
         return False
 

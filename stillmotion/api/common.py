@@ -13,13 +13,14 @@ from typing import Any
 
 import anyio
 import orjson
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from stillmotion.errors import FieldInvalid, PayloadTooLarge, RateLimited, StillmotionError
+from stillmotion.errors import FieldInvalid, PayloadTooLarge, StillmotionError
 from stillmotion.runtime import Runtime
 
 log = logging.getLogger("stillmotion.api")
@@ -54,7 +55,7 @@ async def json_body(request: Request) -> Any:
     """The request's JSON body, counted while it streams in (a chunked body stops at the limit),
     with size and syntax errors named as `body` errors."""
     length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+    if length and length.isascii() and length.isdigit() and int(length) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"larger than {MAX_BODY_BYTES} bytes", field="body")
     chunks: list[bytes] = []
     size = 0
@@ -90,11 +91,19 @@ class DialectErrors:
 
         try:
             await self.app(scope, receive, tracked)
+        except HTTPException as exc:  # Starlette's own: no route under this mount, wrong method
+            if started:
+                raise
+            error = StillmotionError(str(exc.detail), field="path")
+            error.status = exc.status_code
+            error.reason = "NotFound" if exc.status_code == 404 else "MethodNotAllowed"
+            await json_response(self.shape(error), exc.status_code, exc.headers)(scope, receive, send)
         except StillmotionError as exc:
             if started:
                 raise
             log.info("refused %d %s: %s", exc.status, exc.reason, exc.message, extra={"reason": exc.reason})
-            headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+            retry_after = getattr(exc, "retry_after", None)  # RateLimited, Unavailable
+            headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
             await json_response(self.shape(exc), exc.status, headers)(scope, receive, send)
         except Exception:
             if started:

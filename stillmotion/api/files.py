@@ -29,7 +29,8 @@ async def serve_file(request: Request) -> Response:
     expires = request.query_params.get("expires", "")
     sig = request.query_params.get("sig", "")
     # inputs/: stored images, signed for an upstream engine to fetch (docs/upstream.md)
-    if not key.startswith(("outputs/", "inputs/")) or not expires.isdigit() or not artifacts.verify(key, int(expires), sig):
+    well_formed = expires.isascii() and expires.isdigit() and len(expires) <= 12 and sig.isascii() and sig.isalnum()
+    if not key.startswith(("outputs/", "inputs/")) or not well_formed or not artifacts.verify(key, int(expires), sig):
         return _error(403, "link invalid or expired")
     try:
         response = await artifact_response(request, key)

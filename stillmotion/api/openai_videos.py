@@ -41,7 +41,7 @@ async def create_body(request: Request, max_image_bytes: int) -> tuple[dict[str,
     if not ctype.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
         return object_body(await json_body(request)), False
     length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+    if length and length.isascii() and length.isdigit() and int(length) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"larger than {MAX_BODY_BYTES} bytes", field="body")
     try:
         form = await request.form(max_files=4, max_fields=64)

@@ -7,31 +7,19 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from stillmotion.api.common import json_response, runtime
+from stillmotion.health import readiness
 from stillmotion.observability import render_metrics
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def _checks(request: Request) -> dict[str, str]:
-    rt = runtime(request)
-    out: dict[str, str] = {}
-    try:
-        rt.service.queue_stats()
-        out["database"] = "ok"
-    except Exception as exc:  # reported, not raised: readiness is an answer, not an error
-        out["database"] = f"error: {type(exc).__name__}"
-    try:
-        rt.artifacts.check()
-        out["storage"] = "ok"
-    except Exception as exc:  # a full disk, a read-only mount, an unreachable object store
-        out["storage"] = f"error: {getattr(exc, 'strerror', None) or type(exc).__name__}"
-    return out
-
-
 def readyz(request: Request) -> Response:
-    checks = _checks(request)
-    ready = all(v == "ok" for v in checks.values())
-    return json_response({"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503)
+    checks = readiness(runtime(request))
+    failing = {name: why for name, why in checks.items() if why != "ok"}
+    body = {"status": "not ready" if failing else "ready", "checks": checks}
+    if failing:
+        body["reason"] = "; ".join(f"{name}: {why}" for name, why in failing.items())
+    return json_response(body, 503 if failing else 200)
 
 
 def metrics(request: Request) -> Response:

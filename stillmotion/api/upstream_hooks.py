@@ -17,8 +17,8 @@ from stillmotion.upstream.hops import chain
 async def hook(request: Request) -> Response:
     rt = runtime(request)
     job_id, hop_text, given = (request.path_params[k] for k in ("job_id", "hop", "mac"))
-    hop = int(hop_text) if hop_text.isdigit() and len(hop_text) < 4 else -1
-    if hop < 0 or not hmac.compare_digest(mac(rt.artifacts.secret, job_id, hop), given):
+    hop = int(hop_text) if hop_text.isascii() and hop_text.isdigit() and len(hop_text) < 4 else -1
+    if hop < 0 or not given.isascii() or not hmac.compare_digest(mac(rt.artifacts.secret, job_id, hop), given):
         return json_response({"code": 404, "message": "not found", "data": None}, 404)
     body = await request.body()
 

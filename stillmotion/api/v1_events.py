@@ -4,6 +4,9 @@ Each change is one event whose data is the v1 job object: `status` when the stat
 `progress` when only progress, ETA or queue position moved; then `end` and the stream closes.
 A comment line every `KEEPALIVE_S` keeps proxies from closing a quiet stream.
 
+Each key may hold `max_streams_per_key` streams at once; one more is refused with 429 and
+Retry-After (a thousand idle streams from one key would otherwise cost every client).
+
 Streams do not poll: one `JobWatch` per process reads every watched job in one query per
 `POLL_S` (in a worker thread, never on the event loop) and wakes the streams whose job changed.
 """
@@ -12,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
 import orjson
@@ -22,6 +26,7 @@ from starlette.responses import Response, StreamingResponse
 
 from stillmotion.api.common import owner_async, runtime
 from stillmotion.dialects import native
+from stillmotion.errors import RateLimited
 from stillmotion.jobs import Job
 from stillmotion.service import JobService
 
@@ -44,7 +49,24 @@ class JobWatch:
     def __init__(self, service: JobService) -> None:
         self.service = service
         self.streams: set[_Stream] = set()
+        self.open_per_owner: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
+
+    def reserve(self, owner: str, cap: int) -> None:
+        """Count one more open stream for `owner`, or refuse it (RateLimited) at `cap`
+        (0: no cap). Every reserve is paired with a `release`."""
+        held = self.open_per_owner.get(owner, 0)
+        if cap and held >= cap:
+            raise RateLimited(f"{held} live event streams are open for this key, the most allowed; close one, "
+                              "or poll GET /v1/jobs/{id}", retry_after=5)
+        self.open_per_owner[owner] = held + 1
+
+    def release(self, owner: str) -> None:
+        left = self.open_per_owner.get(owner, 1) - 1
+        if left > 0:
+            self.open_per_owner[owner] = left
+        else:
+            self.open_per_owner.pop(owner, None)
 
     def subscribe(self, owner: str, job_id: str) -> _Stream:
         stream = _Stream(owner, job_id)
@@ -84,6 +106,7 @@ async def events(request: Request) -> Response:
     job_id = request.path_params["job_id"]
     first = await anyio.to_thread.run_sync(rt.service.locate, who, job_id)  # 404 before the stream
     watch: JobWatch = request.app.state.job_watch
+    watch.reserve(who, rt.settings.max_streams_per_key)  # on the event loop: no race between streams
 
     async def stream() -> AsyncIterator[bytes]:
         sub = watch.subscribe(who, job_id)
@@ -112,4 +135,18 @@ async def events(request: Request) -> Response:
             watch.unsubscribe(sub)
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+    return _Counted(stream(), lambda: watch.release(who), media_type="text/event-stream", headers=headers)
+
+
+class _Counted(StreamingResponse):
+    """A stream that gives its slot back however it ends (even if it never started)."""
+
+    def __init__(self, content: Any, release: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self._release = release
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()

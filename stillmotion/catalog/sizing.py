@@ -21,7 +21,7 @@ def parse_aspect(ratio: str) -> Fraction:
 
 
 def short_side(resolution: str) -> int:
-    if not resolution.endswith("p") or not resolution[:-1].isdigit():
+    if not resolution.endswith("p") or not (resolution[:-1].isascii() and resolution[:-1].isdigit()):
         raise ValueError(f"resolution must look like '720p', got {resolution!r}")
     return int(resolution[:-1])
 

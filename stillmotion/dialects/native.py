@@ -178,7 +178,7 @@ def parse_filters(q: Any) -> tuple[JobFilter, int]:
     limit = parse_int(q.get("limit"), "limit", 20, 1, MAX_PAGE)
     filters = JobFilter(
         statuses=tuple(_status(s) for s in _csv(q.get("status"))),
-        models=tuple(_csv(q.get("model"))),
+        models=tuple(_model(m) for m in _csv(q.get("model"))),
         created_after=_time(q.get("created_after"), "created_after"),
         created_before=_time(q.get("created_before"), "created_before"),
         after=_cursor(q.get("cursor")),
@@ -188,6 +188,13 @@ def parse_filters(q: Any) -> tuple[JobFilter, int]:
 
 def _csv(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def _model(name: str) -> str:
+    """A model filter: printable text of a sane length (a NUL byte would reach PostgreSQL)."""
+    if len(name) > 200 or not name.isprintable():
+        raise FieldInvalid("must be printable text of at most 200 characters", field="model")
+    return name
 
 
 def _status(name: str) -> JobStatus:

@@ -215,9 +215,9 @@ def _wm_position(body: dict[str, Any]) -> int | None:
     value = body.get("wm_position")
     if value is None:
         return None
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 4:
         value = int(value)
-    if isinstance(value, bool) or value not in WM_POSITIONS:
+    if isinstance(value, bool) or not isinstance(value, int) or value not in WM_POSITIONS:
         raise invalid("wm_position", f"must be 1-4 (1 top-left, 2 top-right, 3 bottom-right, 4 bottom-left), "
                                      f"got {value!r}"[:200])
     return int(value)

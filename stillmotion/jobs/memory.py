@@ -359,6 +359,14 @@ class MemoryJobs:
                 del s.idempotency[k]
             return len(old)
 
+    def oldest_due(self, engines: Sequence[str]) -> datetime | None:
+        with self._s.lock:
+            now = self._s.clock()
+            due = [r.not_before or r.job.created_at for r in self._s.jobs.values()
+                   if r.job.status == JobStatus.QUEUED and r.job.engine in engines and not r.job.off_peak
+                   and (r.not_before is None or r.not_before <= now)]
+        return min(due, default=None)
+
     def stats(self) -> dict[str, int]:
         with self._s.lock:
             stats = {status.value: 0 for status in JobStatus}
@@ -479,6 +487,15 @@ class MemoryOutbox:
 
     def for_job(self, job_id: str) -> list[Delivery]:
         return sorted((d for d, _, _ in self._s.deliveries.values() if d.job_id == job_id), key=lambda d: d.id)
+
+    def postpone(self, delivery_id: int, worker_id: str, until: datetime) -> bool:
+        s = self._s
+        with s.lock:
+            entry = s.deliveries.get(delivery_id)
+            if entry is None or entry[0].status != "pending" or entry[1] != worker_id:
+                return False
+            s.deliveries[delivery_id] = (dataclasses.replace(entry[0], next_attempt_at=as_utc(until)), None, None)
+            return True
 
 
 class MemoryWorkers:

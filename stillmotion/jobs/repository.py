@@ -82,6 +82,9 @@ class JobRepository(Protocol):
 
     def forget_idempotency_keys(self) -> int: ...
 
+    def oldest_due(self, engines: Sequence[str]) -> datetime | None:
+        """Since when the longest-waiting runnable job has waited (stall detection)."""
+
     def stats(self) -> dict[str, int]:
         """Jobs per status (all present) and `depth` (queued)."""
 
@@ -119,6 +122,8 @@ class OutboxRepository(Protocol):
     ) -> bool: ...
 
     def for_job(self, job_id: str) -> list[Delivery]: ...
+
+    def postpone(self, delivery_id: int, worker_id: str, until: datetime) -> bool: ...
 
 
 class WorkerRepository(Protocol):

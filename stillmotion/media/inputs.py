@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from stillmotion.errors import FieldInvalid, PayloadTooLarge
+from stillmotion.media.imaging import decode_slot
 from stillmotion.media.netguard import fetch_url, size_text
 from stillmotion.settings import Settings
 
@@ -150,12 +151,13 @@ def validate_image_bytes(data: bytes, *, field: str, settings: Settings) -> Imag
             raise FieldInvalid(f"unsupported format {im.format}; use jpg, png or webp", field=field)
         w, h = im.size
         _check_geometry(w, h, field, settings)
-        png = _png_verified(data, w, h) if im.format == "PNG" else None
-        if png is None:
-            _decode(im, field)
-            orientation = _orientation(im)
-        else:
-            orientation = _exif_orientation(png)
+        with decode_slot():  # the process's budget of concurrent decodes
+            png = _png_verified(data, w, h) if im.format == "PNG" else None
+            if png is None:
+                _decode(im, field)
+                orientation = _orientation(im)
+            else:
+                orientation = _exif_orientation(png)
         if orientation in (5, 6, 7, 8):
             w, h = h, w
     fmt, ext = accepted
@@ -248,15 +250,33 @@ def _png_chunks(data: bytes, width: int, height: int) -> tuple[int, list[bytes],
     return None  # no IEND
 
 
+_INFLATE_STEP = 4 * 1024 * 1024  # bytes of pixel data inflated at a time: the check's memory
+
+
 def _png_rows_valid(stream: bytes, width: int, height: int, bits_per_pixel: int) -> bool:
-    """One complete zlib stream inflating to exactly the header's size, each row's filter 0-4."""
+    """One complete zlib stream inflating to exactly the header's size, each row's filter 0-4.
+
+    Inflated a few MB at a time and dropped as it goes, so checking a 64-megapixel PNG costs
+    a few MB, not the 200 MB its pixels would take."""
     row = 1 + (width * bits_per_pixel + 7) // 8
     expected = row * height
+    step = max(row, _INFLATE_STEP // row * row)  # whole rows per step
     inflater = zlib.decompressobj()
-    pixels = inflater.decompress(stream, expected + 1)
-    if len(pixels) != expected or not inflater.eof:
-        return False
-    return int(np.frombuffer(pixels, np.uint8)[::row].max()) <= 4
+    seen, pending, data = 0, b"", stream
+    while True:
+        chunk = inflater.decompress(data, step)
+        data = inflater.unconsumed_tail
+        if not chunk:  # input used up (or the stream ended)
+            break
+        block = pending + chunk
+        whole = len(block) // row * row
+        if whole and int(np.frombuffer(block, np.uint8, whole)[::row].max()) > 4:
+            return False
+        pending = block[whole:]
+        seen += len(chunk)
+        if seen > expected:
+            return False
+    return seen == expected and not pending and inflater.eof
 
 
 def _exif_orientation(exif: bytes) -> int:

@@ -162,7 +162,7 @@ async def _open(
 
 async def _read_body(response: httpx.Response, field: str, max_bytes: int) -> bytes:
     declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
+    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
         raise PayloadTooLarge(f"larger than the {size_text(max_bytes)} limit", field=field)
     chunks: list[bytes] = []
     total = 0

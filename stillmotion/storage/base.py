@@ -90,4 +90,4 @@ class UrlSigner:
     def verify(self, key: str, expires: int, sig: str, now: float | None = None) -> bool:
         if expires < (now if now is not None else time.time()):
             return False
-        return hmac.compare_digest(self._signature(key, expires), sig)
+        return sig.isascii() and hmac.compare_digest(self._signature(key, expires), sig)

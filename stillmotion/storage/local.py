@@ -61,8 +61,12 @@ class LocalArtifactStore(UrlSigner):
         path = self.path(key)
         if not path.exists():
             tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
+            try:
+                tmp.write_bytes(data)
+                os.replace(tmp, path)
+            except BaseException:  # a full disk leaves no partial file behind
+                tmp.unlink(missing_ok=True)
+                raise
         return key
 
     def output_dir(self, job_id: str) -> Path:
@@ -129,8 +133,14 @@ class LocalArtifactStore(UrlSigner):
         return count
 
     def check(self) -> None:
+        """Write, sync and delete 4 KB (an empty file needs only an inode: it passes on a full disk)."""
         probe = self.path(f"outputs/.ready-{secrets.token_hex(4)}")
-        probe.write_bytes(b"")
-        os.unlink(probe)
+        try:
+            with open(probe, "wb") as f:
+                f.write(b"\0" * 4096)
+                f.flush()
+                os.fsync(f.fileno())
+        finally:
+            probe.unlink(missing_ok=True)
 
 

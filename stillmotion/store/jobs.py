@@ -8,7 +8,7 @@ finer than any lease.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, func, insert, select
@@ -231,6 +231,16 @@ class SqlJobs:
     def forget_idempotency_keys(self) -> int:
         with write_tx(self._engine) as conn:
             return accounts.forget_expired(conn, utcnow())
+
+    def oldest_due(self, engines: Sequence[str]) -> datetime | None:
+        """Since when the longest-waiting job that could run now (queued for one of `engines`,
+        not off-peak, past any retry backoff) has been waiting; None when there is none."""
+        c, now = jobs.c, utcnow()
+        base = [c.status == JobStatus.QUEUED, c.engine.in_(list(engines)), c.off_peak.is_(False)]
+        with read_tx(self._engine) as conn:
+            fresh = conn.execute(select(func.min(c.created_at)).where(*base, c.not_before.is_(None))).scalar()
+            backed = conn.execute(select(func.min(c.not_before)).where(*base, c.not_before <= now)).scalar()
+        return min((t for t in (fresh, backed) if t is not None), default=None)
 
     def stats(self) -> dict[str, int]:
         with read_tx(self._engine) as conn:

@@ -87,6 +87,18 @@ def record_result(
     return conn.execute(stmt).rowcount == 1
 
 
+def postpone(conn: Connection, delivery_id: int, worker_id: str, until: datetime) -> bool:
+    """Give a claimed delivery back unsent, due again at `until` (its receiver is busy): no
+    attempt is counted."""
+    d = deliveries.c
+    stmt = (
+        update(deliveries)
+        .where(d.id == delivery_id, d.status == PENDING, d.lease_owner == worker_id)
+        .values(lease_owner=None, lease_expires_at=None, next_attempt_at=until)
+    )
+    return conn.execute(stmt).rowcount == 1
+
+
 def for_job(conn: Connection, job_id: str) -> list[Delivery]:
     rows = conn.execute(
         select(deliveries).where(deliveries.c.job_id == job_id).order_by(deliveries.c.id)
@@ -112,6 +124,10 @@ class SqlOutbox:
         """ok: delivered; not ok: retry at `next_attempt_at`, or failed for good when None."""
         with write_tx(self._engine) as conn:
             return record_result(conn, delivery_id, ok, status_code, error, next_attempt_at)
+
+    def postpone(self, delivery_id: int, worker_id: str, until: datetime) -> bool:
+        with write_tx(self._engine) as conn:
+            return postpone(conn, delivery_id, worker_id, until)
 
     def for_job(self, job_id: str) -> list[Delivery]:
         with read_tx(self._engine) as conn:

@@ -32,7 +32,7 @@ def signature_ok(secret_env: str, headers: Mapping[str, str], body: bytes, now: 
     """The Standard Webhooks check with the secret in the named variable (False when unset)."""
     secret = os.environ.get(secret_env, "")
     msg_id, stamp, given = (headers.get(h, "") for h in ("webhook-id", "webhook-timestamp", "webhook-signature"))
-    if not secret or not msg_id or not stamp.isdigit():
+    if not secret or not msg_id or not (stamp.isascii() and stamp.isdigit()):
         return False
     if abs((now if now is not None else time.time()) - int(stamp)) > TOLERANCE_S:
         return False
@@ -40,7 +40,7 @@ def signature_ok(secret_env: str, headers: Mapping[str, str], body: bytes, now: 
         expected = sign(secret, msg_id, int(stamp), body)
     except ValueError:  # a malformed secret
         return False
-    return any(hmac.compare_digest(expected, candidate) for candidate in given.split())
+    return any(candidate.isascii() and hmac.compare_digest(expected, candidate) for candidate in given.split())
 
 
 def vidu_signature_ok(secret_env: str, path_and_query: str, headers: Mapping[str, str],
@@ -63,4 +63,4 @@ def vidu_signature_ok(secret_env: str, path_and_query: str, headers: Mapping[str
         return False
     text = string_to_sign("POST", path_and_query, date, [(n, headers.get(n.lower(), "")) for n in names])
     expected = base64.b64encode(hmac.new(secret.encode(), text.encode(), hashlib.sha256).digest()).decode()
-    return hmac.compare_digest(expected, given)
+    return given.isascii() and hmac.compare_digest(expected, given)  # compare_digest refuses non-ASCII str

@@ -123,6 +123,19 @@ def test_delivered_on_first_try(db: Database) -> None:
     assert db.outbox.for_job("unknown") == []
 
 
+def test_postponed_unsent_counts_no_attempt(db: Database, clock: Clock) -> None:
+    [job_id] = _finished_with_hook(db, "https://a/cb")
+    delivery = must(db.outbox.claim("s", 30))
+    assert db.outbox.postpone(delivery.id, "other-sender", clock.now()) is False  # not its lease
+    assert db.outbox.postpone(delivery.id, "s", clock.now() + timedelta(seconds=LEASE)) is True
+    [waiting] = db.outbox.for_job(job_id)
+    assert (waiting.status, waiting.attempts, waiting.history) == ("pending", 0, [])
+    assert db.outbox.claim("s2", 30) is None  # not due yet, though its lease was given back
+    clock.wait_past(LEASE)
+    again = must(db.outbox.claim("s2", 30))
+    assert again.id == delivery.id and again.attempts == 0
+
+
 def test_retry_then_give_up(db: Database, clock: Clock) -> None:
     [job_id] = _finished_with_hook(db, "https://a/cb")
     first = must(db.outbox.claim("s", 30))

@@ -29,9 +29,12 @@ UNRELATED_RATIO = 0.5  # flow-compensated error / plain error above this...
 UNRELATED_MIN_ERROR = 20.0  # ...and this many grey levels of error left after the flow: unrelated frames
 
 
-def _load(path: str, field: str) -> np.ndarray:
+def _load(path: str, field: str, spec: GenerationSpec | None = None) -> np.ndarray:
+    """The input as sRGB; a huge JPEG decoded at no more than about twice the frame's size
+    (the canvas keeps room for pans), which bounds a render's memory."""
+    max_side = 2 * max(spec.width, spec.height) if spec is not None else None
     try:
-        return load_rgb(path)
+        return load_rgb(path, max_side=max_side)
     except (OSError, ValueError, Image.DecompressionBombError) as exc:  # missing, unreadable, not an image
         raise GenerationFailed(f"cannot read input image: {exc}", field=field) from exc
 
@@ -95,7 +98,7 @@ class MotionEngine(BaseEngine):
         return plan_motion(spec.prompt, spec.num_frames / max(spec.fps, 1), rng_for(spec.seed), tuple(ctx.beats))
 
     def _camera(self, spec: GenerationSpec, ctx: RenderContext, profile: ModeProfile):
-        image = _load(spec.image, "image")
+        image = _load(spec.image, "image", spec)
         size = (spec.width, spec.height)
         plan = self._plan(spec, ctx)
         depth_kind, depth_fn = depth_source(self.depth_model_dir)
@@ -122,8 +125,8 @@ class MotionEngine(BaseEngine):
 
     def _morph(self, spec: GenerationSpec, ctx: RenderContext, profile: ModeProfile):
         size = (spec.width, spec.height)
-        head = fit_to_frame(_load(spec.image, "image"), *size)
-        tail = fit_to_frame(_load(spec.image_tail or "", "image_tail"), *size)
+        head = fit_to_frame(_load(spec.image, "image", spec), *size)
+        tail = fit_to_frame(_load(spec.image_tail or "", "image_tail", spec), *size)
         ctx.check()
         morph = FlowMorph(head, tail, profile)
         unrelated = morph.residual > UNRELATED_MIN_ERROR and morph.residual > UNRELATED_RATIO * morph.plain_error
