@@ -6,8 +6,6 @@ Statuses are lower-case names, times ISO 8601 with microseconds, errors
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +15,7 @@ from stillmotion.jobs import Delivery, Job, JobFilter, JobStatus, LedgerLine
 from stillmotion.service import CreateRequest
 
 from . import async_task, job
-from .common import Signer, error_body, object_body
+from .common import Signer, error_body, object_body, page_cursor, read_page_cursor
 
 NAME = "v1"
 CREATE_FIELDS = ("model", "input", "webhook", "webhook_events_filter")
@@ -110,7 +108,7 @@ def list_body(page: list[Job], more: bool, sign: Signer) -> dict[str, Any]:
         "object": "list",
         "data": [job_body(job, sign) for job in page],
         "has_more": more,
-        "next_cursor": encode_cursor(page[-1]) if more and page else None,
+        "next_cursor": page_cursor(page[-1]) if more and page else None,
     }
 
 
@@ -222,20 +220,10 @@ def _time(value: str | None, field: str) -> datetime | None:
         raise FieldInvalid(f"must be an ISO 8601 time, got {value!r}", field=field) from None
 
 
-def encode_cursor(job: Job) -> str:
-    raw = f"{job.created_at.isoformat()}|{job.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
 def _cursor(value: str | None) -> tuple[datetime, str] | None:
     if not value:
         return None
     try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
-        at, job_id = raw.split("|", 1)
-        parsed = datetime.fromisoformat(at)
-        if "\x00" in job_id or parsed.tzinfo is None:
-            raise ValueError(job_id)
-        return parsed.astimezone(UTC), job_id
-    except (ValueError, UnicodeDecodeError, binascii.Error, OverflowError):
+        return read_page_cursor(value)
+    except ValueError:
         raise FieldInvalid("invalid cursor; pass next_cursor from the previous page", field="cursor") from None

@@ -12,7 +12,6 @@ model that names its entry and mode.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import math
@@ -34,7 +33,7 @@ from stillmotion.jobs import FailureCode, Job, JobFilter, JobStatus
 from stillmotion.observability import REQUEST_ID
 from stillmotion.service import CreateRequest
 
-from .common import Signer, object_body
+from .common import Signer, object_body, page_cursor, read_page_cursor
 
 NAME = "vidu"
 ENDPOINTS = ("img2video", "start-end2video")
@@ -575,20 +574,10 @@ def _int_param(value: str | None, field: str, default: int, low: int, high: int)
     return int(value)
 
 
-def encode_token(job: Job) -> str:
-    raw = f"{job.created_at.isoformat()}|{job.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
 def decode_token(value: str) -> tuple[datetime, str]:
     try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
-        at, job_id = raw.split("|", 1)
-        parsed = datetime.fromisoformat(at)
-        if "\x00" in job_id or parsed.tzinfo is None:
-            raise ValueError(job_id)
-        return parsed.astimezone(UTC), job_id
-    except (ValueError, UnicodeDecodeError, binascii.Error, OverflowError):
+        return read_page_cursor(value)
+    except ValueError:
         raise invalid("pager.page_token", "invalid; pass next_page_token from the previous page") from None
 
 
@@ -634,4 +623,4 @@ def parse_list(q: Any) -> ListQuery:
 
 def list_body(page: list[Job], more: bool, sign: Signer, per_usd: Decimal) -> dict[str, Any]:
     return {"tasks": [task_body(job, sign, per_usd) for job in page],
-            "next_page_token": encode_token(page[-1]) if more and page else ""}
+            "next_page_token": page_cursor(page[-1]) if more and page else ""}
