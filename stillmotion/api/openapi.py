@@ -14,7 +14,7 @@ from stillmotion import __version__
 from stillmotion.api import openapi_openai
 from stillmotion.api import openapi_schemas as s
 from stillmotion.api import openapi_vidu
-from stillmotion.api.openapi_schemas import ref
+from stillmotion.api.openapi_schemas import op, query, ref
 from stillmotion.catalog import MODELS
 from stillmotion.dialects import async_task, job
 from stillmotion.dialects.native import seed_dialect
@@ -65,25 +65,6 @@ def errors(dialect: str, *codes: int) -> dict[str, Any]:
                                                   "metadata": {}}
         out[str(code)] = ok(ERROR_TEXT[code], schema, example)
     return out
-
-
-def op(summary: str, tag: str, responses: dict[str, Any], *, body: dict[str, Any] | None = None,
-       params: list[dict[str, Any]] | None = None, description: str = "", public: bool = False) -> dict:
-    operation: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": responses}
-    if description:
-        operation["description"] = description
-    if params:
-        operation["parameters"] = params
-    if body is not None:
-        operation["requestBody"] = {"required": True, "content": body}
-    if public:
-        operation["security"] = []
-    return operation
-
-
-def query(name: str, description: str, schema: dict[str, Any], example: Any, required: bool = False) -> dict:
-    return {"name": name, "in": "query", "required": required, "description": description, "schema": schema,
-            "example": example}
 
 
 def _v1_create_examples() -> dict[str, Any]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from stillmotion.api.openapi_schemas import BOOL, INT, JOB_ID, NULL_STR, PROMPT, STR, example_image, obj, ref
+from stillmotion.api.openapi_schemas import (
+    BOOL, INT, JOB_ID, NULL_STR, PROMPT, STR, example_image, obj, op, query, ref,
+)
 
 TAG = "openai videos"
 VIDEO_ID = {"name": "video_id", "in": "path", "required": True, "schema": STR, "example": JOB_ID}
@@ -56,23 +58,6 @@ def _ok(description: str, schema: dict[str, Any], example: Any, headers: bool = 
     return response
 
 
-def _op(summary: str, responses: dict[str, Any], *, params: list[dict[str, Any]] | None = None,
-        body: dict[str, Any] | None = None, description: str = "") -> dict[str, Any]:
-    operation: dict[str, Any] = {"summary": summary, "tags": [TAG], "responses": responses}
-    if description:
-        operation["description"] = description
-    if params:
-        operation["parameters"] = params
-    if body is not None:
-        operation["requestBody"] = {"required": True, "content": body}
-    return operation
-
-
-def _query(name: str, description: str, schema: dict[str, Any], example: Any) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema,
-            "example": example}
-
-
 def schemas() -> dict[str, Any]:
     reference = {"anyOf": [{**STR, "description": "image URL or data URL"},
                            obj(["image_url"], image_url={**STR, "description": "image URL or data URL"}),
@@ -121,7 +106,7 @@ def paths() -> dict[str, Any]:
     not_offered = {"400": _errors(400)["400"]}
     return {
         "/v1/videos": {
-            "post": _op("Create a video from an image (OpenAI Videos API)", {
+            "post": op("Create a video from an image (OpenAI Videos API)", TAG, {
                 "200": _ok("Queued", ref("Video"), queued, headers=True),
                 **_errors(400, 401, 402, 409, 413, 429)},
                 body={"application/json": {"schema": ref("CreateVideo"), "example": create_example},
@@ -129,36 +114,36 @@ def paths() -> dict[str, Any]:
                 description="As the `openai` SDK's `client.videos.create` sends it (multipart), or JSON. "
                             "`seconds` and `size` map onto the model's duration and resolution (and "
                             "aspect ratio where it has one); see docs/api-openai.md."),
-            "get": _op("List videos (every dialect's jobs)", {
+            "get": op("List videos (every dialect's jobs)", TAG, {
                 "200": _ok("A page", ref("VideoList"), {"object": "list", "data": [example_video()],
                                                         "first_id": JOB_ID, "last_id": JOB_ID,
                                                         "has_more": False}),
                 **_errors(400, 401, 429)}, params=[
-                    _query("after", "last_id of the previous page", STR, JOB_ID),
-                    _query("limit", "page size", {**INT, "minimum": 1, "maximum": 100, "default": 20}, 20),
-                    _query("order", "by creation time", {"enum": ["asc", "desc"], "default": "desc"}, "desc")]),
+                    query("after", "last_id of the previous page", STR, JOB_ID),
+                    query("limit", "page size", {**INT, "minimum": 1, "maximum": 100, "default": 20}, 20),
+                    query("order", "by creation time", {"enum": ["asc", "desc"], "default": "desc"}, "desc")]),
         },
         "/v1/videos/{video_id}": {
-            "get": _op("A video", {"200": _ok("The video", ref("Video"), example_video(), headers=True),
+            "get": op("A video", TAG, {"200": _ok("The video", ref("Video"), example_video(), headers=True),
                                    **_errors(401, 404)}, params=[VIDEO_ID]),
-            "delete": _op("Delete a video: cancel (and refund) it if not ended, remove its files", {
+            "delete": op("Delete a video: cancel (and refund) it if not ended, remove its files", TAG, {
                 "200": _ok("Deleted", ref("VideoDeleted"), {"id": JOB_ID, "object": "video.deleted",
                                                             "deleted": True}),
                 **_errors(401, 404)}, params=[VIDEO_ID]),
         },
-        "/v1/videos/{video_id}/content": {"get": _op("The video's bytes, thumbnail or spritesheet (Range supported)", {
+        "/v1/videos/{video_id}/content": {"get": op("The video's bytes, thumbnail or spritesheet (Range supported)", TAG, {
             "200": {"description": "The file", "content": {"video/mp4": {**binary, "example": "(MP4 bytes)"},
                                                            "image/jpeg": {**binary, "example": "(JPEG bytes)"}}},
             **_errors(400, 401, 404)}, params=[
-                VIDEO_ID, _query("variant", "which file", {"enum": ["video", "thumbnail", "spritesheet"],
+                VIDEO_ID, query("variant", "which file", {"enum": ["video", "thumbnail", "spritesheet"],
                                                            "default": "video"}, "video")])},
-        "/v1/videos/{video_id}/remix": {"post": _op("A new video from the same inputs with a new prompt", {
+        "/v1/videos/{video_id}/remix": {"post": op("A new video from the same inputs with a new prompt", TAG, {
             "200": _ok("Queued", ref("Video"), {**queued, "remixed_from_video_id": JOB_ID}, headers=True),
             **_errors(400, 401, 404)}, params=[VIDEO_ID],
             body={"application/json": {"schema": ref("RemixVideo"), "example": {"prompt": "Zoom out instead."}}})},
-        "/v1/videos/edits": {"post": _op("Not offered (answers 400)", not_offered)},
-        "/v1/videos/extensions": {"post": _op("Not offered (answers 400)", not_offered)},
-        "/v1/videos/characters": {"post": _op("Not offered (answers 400)", not_offered)},
-        "/v1/videos/characters/{character_id}": {"get": _op("Not offered (answers 400)", not_offered, params=[
+        "/v1/videos/edits": {"post": op("Not offered (answers 400)", TAG, not_offered)},
+        "/v1/videos/extensions": {"post": op("Not offered (answers 400)", TAG, not_offered)},
+        "/v1/videos/characters": {"post": op("Not offered (answers 400)", TAG, not_offered)},
+        "/v1/videos/characters/{character_id}": {"get": op("Not offered (answers 400)", TAG, not_offered, params=[
             {"name": "character_id", "in": "path", "required": True, "schema": STR, "example": "char_1"}])},
     }

@@ -298,3 +298,22 @@ def components() -> dict[str, Any]:
         else:
             schemas["AsyncSubmit_" + name] = async_submit(entry)
     return schemas
+
+
+def op(summary: str, tag: str, responses: dict[str, Any], *, body: dict[str, Any] | None = None,
+       params: list[dict[str, Any]] | None = None, description: str = "", public: bool = False) -> dict:
+    operation: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": responses}
+    if description:
+        operation["description"] = description
+    if params:
+        operation["parameters"] = params
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": body}
+    if public:
+        operation["security"] = []
+    return operation
+
+
+def query(name: str, description: str, schema: dict[str, Any], example: Any, required: bool = False) -> dict:
+    return {"name": name, "in": "query", "required": required, "description": description, "schema": schema,
+            "example": example}

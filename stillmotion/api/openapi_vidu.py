@@ -98,11 +98,6 @@ def _task_id() -> dict[str, Any]:
     return {"name": "task_id", "in": "path", "required": True, "schema": STR, "example": s.JOB_ID}
 
 
-def _query(name: str, description: str, schema: dict[str, Any], example: Any) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema,
-            "example": example}
-
-
 def _creation_example() -> dict[str, Any]:
     return {"id": s.JOB_ID, "url": s.VIDEO_URL, "cover_url": s.COVER_URL, "watermarked_url": "",
             "video": {"duration": 2, "fps": 24, "resolution": {"width": 960, "height": 540}}}
@@ -149,15 +144,15 @@ def paths() -> dict[str, Any]:
         "Vidu official: list tasks, newest first",
         {"200": _ok("A page of tasks", "ViduTaskList", {"tasks": [task], "next_page_token": "MjAyNi0xMi0w"}),
          **_errors(400, 401)},
-        parameters=[_query("task_ids", "task ids (repeat or comma-separate)", arr, [s.JOB_ID]),
-                    _query("states", "created, queueing, processing, success, failed", arr, ["success"]),
-                    _query("model_versions", "Vidu model names, with or without `vidu`", arr, ["q2-pro"]),
-                    _query("resolutions", "540p, 720p, 1080p", arr, ["720p"]),
-                    _query("created_at.from", "ISO 8601 or Unix seconds, inclusive", STR, "2026-12-01T00:00:00Z"),
-                    _query("created_at.to", "ISO 8601 or Unix seconds, exclusive", STR, "2026-12-08T00:00:00Z"),
-                    _query("pager.pagesz", "page size 1-100 [10] (also `paper.pagesz`)", INT, 10),
-                    _query("pager.page", "page number from 0 (also `paper.page`); ignored with a token", INT, 0),
-                    _query("pager.page_token", "next_page_token of the previous page", STR, "MjAyNi0xMi0w")])}
+        parameters=[s.query("task_ids", "task ids (repeat or comma-separate)", arr, [s.JOB_ID]),
+                    s.query("states", "created, queueing, processing, success, failed", arr, ["success"]),
+                    s.query("model_versions", "Vidu model names, with or without `vidu`", arr, ["q2-pro"]),
+                    s.query("resolutions", "540p, 720p, 1080p", arr, ["720p"]),
+                    s.query("created_at.from", "ISO 8601 or Unix seconds, inclusive", STR, "2026-12-01T00:00:00Z"),
+                    s.query("created_at.to", "ISO 8601 or Unix seconds, exclusive", STR, "2026-12-08T00:00:00Z"),
+                    s.query("pager.pagesz", "page size 1-100 [10] (also `paper.pagesz`)", INT, 10),
+                    s.query("pager.page", "page number from 0 (also `paper.page`); ignored with a token", INT, 0),
+                    s.query("pager.page_token", "next_page_token of the previous page", STR, "MjAyNi0xMi0w")])}
     out["/ent/v2/tasks/{task_id}/cancel"] = {"post": _op(
         "Vidu official: cancel a queued or running task (refunded)",
         {"200": _ok("Canceled", "ViduCanceled", {}),
