@@ -18,7 +18,6 @@ import requests
 from PIL import Image
 
 from stillmotion.media.video import probe, read_frames
-from tests.e2e.receiver import Receiver
 from tests.helpers import KEY, OTHER_KEY, ROOT, Service, auth, data_uri, png_bytes, service_env, textured_image
 
 pytestmark = pytest.mark.filterwarnings("ignore:The Sora API:DeprecationWarning")
@@ -27,13 +26,6 @@ WIDE = png_bytes(textured_image(320, 180))  # 16:9, so a 960x540 request is made
 WIDE_URI = data_uri(WIDE)
 MAX_IMAGE = 200_000  # bytes; the module's server refuses larger inputs (413)
 QUICK = {"audio": False}  # extension: the sora-2 default (turbo) makes sound; most tests need none
-
-
-@pytest.fixture(scope="module")
-def hooks():
-    receiver = Receiver()
-    yield receiver
-    receiver.close()
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ import pytest
 import requests
 from standardwebhooks import Webhook
 
-from tests.e2e.receiver import Receiver
 from tests.e2e.test_v1_jobs import IMAGE, v1_body
 from tests.helpers import Service, auth, wait_job, wait_v1
 
@@ -21,13 +20,6 @@ def svc(tmp_path_factory):
     service.data = data  # type: ignore[attr-defined]
     yield service
     service.stop()
-
-
-@pytest.fixture(scope="module")
-def hooks():
-    receiver = Receiver()
-    yield receiver
-    receiver.close()
 
 
 def verifier(base: str) -> Webhook:

@@ -21,7 +21,6 @@ import pytest
 import requests
 
 from stillmotion.dialects import vidu as dialect
-from tests.e2e.receiver import Receiver
 from tests.helpers import KEY, OTHER_KEY, ROOT, Service, auth, data_uri, png_bytes, service_env, textured_image
 
 IMAGE = data_uri(png_bytes(textured_image(320, 240, seed=11)))
@@ -40,13 +39,6 @@ def svc(tmp_path_factory):
     service.data = data  # type: ignore[attr-defined]
     yield service
     service.stop()
-
-
-@pytest.fixture(scope="module")
-def hooks():
-    receiver = Receiver()
-    yield receiver
-    receiver.close()
 
 
 def post(svc, endpoint: str, body: dict, key: str = KEY) -> requests.Response:
