@@ -89,7 +89,6 @@ class Deadline:
     which wakes the blocked read at once; httpcore's `trace` hook hands it the socket."""
 
     def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
         self.ends = time.monotonic() + seconds
         self.expired = False
         self._sock: socket.socket | None = None
@@ -156,10 +155,6 @@ class HostSlots:
                 self._busy[host] = left
             else:
                 self._busy.pop(host, None)
-
-    def busy(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._busy)
 
 
 def host_key(url: str) -> str:
@@ -378,10 +373,9 @@ class CallbackDispatcher:
             headers.update(callback_headers(delivery.kind, delivery.url, secret, body))  # e.g. Vidu's HMAC
         return headers
 
-    def _post(self, delivery: Delivery, owner: str, body: bytes, deadline: Deadline | None = None) -> int:
+    def _post(self, delivery: Delivery, owner: str, body: bytes, deadline: Deadline) -> int:
         """POST once (to each checked address until one connects); the status code. The answer's
         body is read only up to MAX_ANSWER_BYTES and dropped."""
-        deadline = deadline or Deadline(self.deadline_s)
         url, ips = pinned_target(delivery.url, self.settings)
         headers = self.headers(delivery, owner, body)
         last: Exception | None = None

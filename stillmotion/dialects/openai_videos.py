@@ -287,7 +287,7 @@ def video_body(job: Job, retention_s: float) -> dict[str, Any]:
     """The `Video` object, for jobs of every dialect."""
     meta = job.metadata.get("openai") or {}
     spec = job.spec
-    ended = job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED)
+    ended = job.status.final
     finished = epoch(job.finished_at) if ended else None
     expires = finished + int(retention_s) if finished is not None and job.status == JobStatus.SUCCEEDED else None
     error = error_body(job)

@@ -46,7 +46,6 @@ AMPLITUDES = ("auto", "small", "medium", "large")
 AUDIO_TYPES = ("all", "speech_only", "sound_effect_only")
 # Vidu's numbering of watermark corners (its image-to-video page; default 3).
 WM_POSITIONS = {1: "top-left", 2: "top-right", 3: "bottom-right", 4: "bottom-left"}
-WM_NUMBERS = {name: n for n, name in WM_POSITIONS.items()}
 MAX_PAGE = 100
 DEFAULT_CREDITS_PER_USD = Decimal(200)
 
@@ -74,8 +73,6 @@ MODELS: dict[str, dict[str, Target]] = {
         "viduq2-pro-fast": Target(Q2_SE, "pro-fast"),
     },
 }
-# The catalog models this dialect sells (through the names above).
-MODEL_IDS = frozenset(t.model for served in MODELS.values() for t in served.values())
 # Jobs made through other dialects, named the Vidu way: (catalog id, mode) -> Vidu model.
 NAMES: dict[tuple[str, str], str] = {
     ("vidu/vidu-q3/image-to-video", "pro"): "viduq3-pro",
@@ -526,15 +523,19 @@ def string_to_sign(method: str, url: str, date: str, headers: list[tuple[str, st
     return f"{method.upper()}\n{parts.path or '/'}\n{parts.query}\n{ACCESS_KEY}\n{date}\n{signed}"
 
 
+def signature(secret: str, text: str) -> str:
+    """Vidu's signature of a `string_to_sign`: base64 of its HMAC-SHA256 under the secret."""
+    return base64.b64encode(hmac.new(secret.encode(), text.encode(), hashlib.sha256).digest()).decode()
+
+
 def callback_headers(url: str, secret: str, body: bytes) -> dict[str, str]:
     """The headers Vidu signs its callbacks with (HMAC-SHA256 over `string_to_sign`, base64)."""
     date = formatdate(usegmt=True)
     nonce = secrets.token_hex(16)
     values = {"Date": date, "x-request-nonce": nonce}
     text = string_to_sign("POST", url, date, [(k, values[k]) for k in SIGNED_HEADERS])
-    signature = base64.b64encode(hmac.new(secret.encode(), text.encode(), hashlib.sha256).digest()).decode()
     return {**values, "X-HMAC-SIGNED-HEADERS": ";".join(SIGNED_HEADERS), "X-HMAC-ALGORITHM": "hmac-sha256",
-            "X-HMAC-ACCESS-KEY": ACCESS_KEY, "X-HMAC-SIGNATURE": signature}
+            "X-HMAC-ACCESS-KEY": ACCESS_KEY, "X-HMAC-SIGNATURE": signature(secret, text)}
 
 
 # ---- list -----------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ from .records import (
     UPSTREAM_ACTIVE,
     UPSTREAM_ENDED,
     UPSTREAM_HOLDER,
+    UPSTREAM_IN_FLIGHT,
+    UPSTREAM_JOB_LEASE_S,
     UpstreamTask,
     WorkerRecord,
     deliveries_for,
@@ -31,5 +33,5 @@ __all__ = [
     "FINAL", "OPEN", "TRANSITIONS", "WEBHOOK_EVENTS", "AccountRepository", "Capability", "ClaimRules", "Database", "Delivery",
     "FailureCode", "Job", "JobFilter", "JobRepository", "JobStatus", "KeyRecord", "LedgerLine", "NewDelivery",
     "NewJob", "OutboxRepository", "ReapResult", "RetryDecision", "RetryPolicy", "UPSTREAM_ACTIVE", "UPSTREAM_ENDED",
-    "UPSTREAM_HOLDER", "UpstreamRepository", "UpstreamTask", "WorkerRecord", "WorkerRepository", "deliveries_for",
+    "UPSTREAM_HOLDER", "UPSTREAM_IN_FLIGHT", "UPSTREAM_JOB_LEASE_S", "UpstreamRepository", "UpstreamTask", "WorkerRecord", "WorkerRepository", "deliveries_for",
 ]

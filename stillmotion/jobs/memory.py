@@ -21,7 +21,8 @@ from ..errors import Conflict, CreditInsufficient
 from .money import as_utc, from_micros, to_micros
 from .policy import ClaimRules, RetryPolicy
 from .records import (
-    UPSTREAM_ACTIVE, UPSTREAM_ENDED, UPSTREAM_HOLDER, Delivery, Job, JobFilter, KeyRecord, LedgerLine, NewJob,
+    UPSTREAM_ACTIVE, UPSTREAM_ENDED, UPSTREAM_HOLDER, UPSTREAM_IN_FLIGHT, UPSTREAM_JOB_LEASE_S, Delivery, Job,
+    JobFilter, KeyRecord, LedgerLine, NewJob,
     ReapResult, UpstreamTask, WorkerRecord, deliveries_for,
 )
 from .states import OPEN, FailureCode, JobStatus
@@ -539,8 +540,6 @@ class MemoryWorkers:
             return True
 
 
-IN_FLIGHT = ("submitted", "polling", "mirroring")
-JOB_LEASE_S = 100 * 86400.0
 
 
 class MemoryUpstream:
@@ -551,7 +550,7 @@ class MemoryUpstream:
     def start(self, rules: ClaimRules, provider_of: Callable[[Job], tuple[str, str]]) -> UpstreamTask | None:
         s = self._s
         with s.lock:
-            job = self._jobs.claim(UPSTREAM_HOLDER, JOB_LEASE_S, ("upstream",), rules)
+            job = self._jobs.claim(UPSTREAM_HOLDER, UPSTREAM_JOB_LEASE_S, ("upstream",), rules)
             if job is None:
                 return None
             now = s.clock()
@@ -607,7 +606,7 @@ class MemoryUpstream:
     def poke(self, job_id: str, hop: int) -> bool:
         with self._s.lock:
             entry = self._s.upstream.get(job_id)
-            if entry is None or entry[0].hop != hop or entry[0].state not in IN_FLIGHT:
+            if entry is None or entry[0].hop != hop or entry[0].state not in UPSTREAM_IN_FLIGHT:
                 return False
             self._s.upstream[job_id] = (dataclasses.replace(entry[0], next_at=self._s.clock()), entry[1])
             return True
@@ -618,7 +617,7 @@ class MemoryUpstream:
 
     def in_flight(self, provider: str) -> int:
         with self._s.lock:
-            return sum(1 for t, _ in self._s.upstream.values() if t.provider == provider and t.state in IN_FLIGHT)
+            return sum(1 for t, _ in self._s.upstream.values() if t.provider == provider and t.state in UPSTREAM_IN_FLIGHT)
 
     def counts(self) -> dict[tuple[str, str], int]:
         out: dict[tuple[str, str], int] = {}

@@ -177,6 +177,8 @@ class WorkerRecord:
 UPSTREAM_ACTIVE = ("submitting", "submitted", "polling", "mirroring")
 UPSTREAM_ENDED = ("done", "failed", "canceled", "local")
 UPSTREAM_HOLDER = "upstream"  # the lease owner of every upstream job row: any poller may move it
+UPSTREAM_IN_FLIGHT = ("submitted", "polling", "mirroring")  # an upstream task exists upstream
+UPSTREAM_JOB_LEASE_S = 100 * 86400.0  # the job row's lease while upstream: the task's lease is the live one
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,7 @@ def load_rgb(path: str, max_side: int | None = None) -> np.ndarray:
 def to_srgb(im: Image.Image, max_side: int | None = None) -> np.ndarray:
     """`im` (any mode Pillow opens) as (H, W, 3) uint8 sRGB; see the module docstring."""
     icc = im.info.get("icc_profile")
-    orientation = _orientation(im)
+    orientation = exif_orientation(im)
     im = _eight_bit(im)
     if im.mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")
@@ -91,7 +91,8 @@ def to_srgb(im: Image.Image, max_side: int | None = None) -> np.ndarray:
     return np.asarray(im if im.mode == "RGB" else im.convert("RGB"))  # no second full copy
 
 
-def _orientation(im: Image.Image) -> int:
+def exif_orientation(im: Image.Image) -> int:
+    """The EXIF orientation (1-8) of an opened image; 1 when it has none or it is unreadable."""
     try:
         return int(im.getexif().get(0x0112, 1))
     except Exception:  # a broken EXIF block only loses the rotation, as in viewers

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from stillmotion.errors import FieldInvalid, PayloadTooLarge
-from stillmotion.media.imaging import decode_slot
+from stillmotion.media.imaging import decode_slot, exif_orientation
 from stillmotion.media.netguard import fetch_url, size_text
 from stillmotion.settings import Settings
 
@@ -155,7 +155,7 @@ def validate_image_bytes(data: bytes, *, field: str, settings: Settings) -> Imag
             png = _png_verified(data, w, h) if im.format == "PNG" else None
             if png is None:
                 _decode(im, field)
-                orientation = _orientation(im)
+                orientation = exif_orientation(im)
             else:
                 orientation = _exif_orientation(png)
         if orientation in (5, 6, 7, 8):
@@ -286,13 +286,6 @@ def _exif_orientation(exif: bytes) -> int:
         info = Image.Exif()
         info.load(exif)
         return int(info.get(_ORIENTATION, 1))
-    except Exception:  # a broken EXIF block only loses the rotation, as in viewers
-        return 1
-
-
-def _orientation(im: Image.Image) -> int:
-    try:
-        return int(im.getexif().get(_ORIENTATION, 1))
     except Exception:  # a broken EXIF block only loses the rotation, as in viewers
         return 1
 

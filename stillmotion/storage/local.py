@@ -69,10 +69,6 @@ class LocalArtifactStore(UrlSigner):
                 raise
         return key
 
-    def output_dir(self, job_id: str) -> Path:
-        path = self.path(f"outputs/{job_id}")
-        path.mkdir(parents=True, exist_ok=True)
-        return path
 
     @contextmanager
     def local_input(self, key: str) -> Iterator[Path]:

@@ -252,8 +252,8 @@ def retry(conn: Connection, job_id: str, worker_id: str, not_before: datetime, n
     if meta is None:
         return False
     retries = [*meta.get("retries", []), note][-10:]
-    stmt = update(jobs).where(*guard).values(**_BACK_IN_QUEUE, meta={**meta, "retries": retries})
-    stmt = stmt.values(not_before=not_before)
+    stmt = update(jobs).where(*guard).values(**{**_BACK_IN_QUEUE, "not_before": not_before},
+                                             meta={**meta, "retries": retries})
     return conn.execute(stmt).rowcount == 1
 
 

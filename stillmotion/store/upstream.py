@@ -15,14 +15,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, insert, or_, select, update
 
 from ..jobs.policy import ClaimRules
-from ..jobs.records import UPSTREAM_ACTIVE, UPSTREAM_ENDED, UPSTREAM_HOLDER, Job, UpstreamTask
+from ..jobs.records import (
+    UPSTREAM_ACTIVE, UPSTREAM_ENDED, UPSTREAM_HOLDER, UPSTREAM_IN_FLIGHT, UPSTREAM_JOB_LEASE_S, Job, UpstreamTask,
+)
 from . import queue
 from .columns import utcnow
 from .engine import read_tx, write_tx
 from .tables import jobs, upstream_tasks
 
-JOB_LEASE_S = 100 * 86400.0  # the job row's lease: the task's lease is the live one
-IN_FLIGHT = ("submitted", "polling", "mirroring")
 T = upstream_tasks.c
 
 
@@ -56,7 +56,7 @@ class SqlUpstream:
     def start(self, rules: ClaimRules, provider_of: Callable[[Job], tuple[str, str]]) -> UpstreamTask | None:
         now = utcnow()
         with write_tx(self._engine) as conn:
-            job = queue.claim(conn, UPSTREAM_HOLDER, JOB_LEASE_S, ("upstream",), now, rules)
+            job = queue.claim(conn, UPSTREAM_HOLDER, UPSTREAM_JOB_LEASE_S, ("upstream",), now, rules)
             if job is None:
                 return None
             queue.enqueue(conn, job, "start", now)
@@ -110,7 +110,7 @@ class SqlUpstream:
     def poke(self, job_id: str, hop: int) -> bool:
         with write_tx(self._engine) as conn:
             return conn.execute(
-                update(upstream_tasks).where(T.job_id == job_id, T.hop == hop, T.state.in_(IN_FLIGHT))
+                update(upstream_tasks).where(T.job_id == job_id, T.hop == hop, T.state.in_(UPSTREAM_IN_FLIGHT))
                 .values(next_at=utcnow())
             ).rowcount == 1
 
@@ -122,7 +122,7 @@ class SqlUpstream:
     def in_flight(self, provider: str) -> int:
         with read_tx(self._engine) as conn:
             return int(conn.execute(
-                select(func.count()).where(T.provider == provider, T.state.in_(IN_FLIGHT))
+                select(func.count()).where(T.provider == provider, T.state.in_(UPSTREAM_IN_FLIGHT))
             ).scalar_one())
 
     def counts(self) -> dict[tuple[str, str], int]:

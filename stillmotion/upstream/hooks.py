@@ -7,7 +7,6 @@ Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`) for the others
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import os
@@ -47,7 +46,7 @@ def vidu_signature_ok(secret_env: str, path_and_query: str, headers: Mapping[str
                       now: float | None = None) -> bool:
     """Vidu's callback check: HMAC-SHA256 of its signing string (method, path, query, access key,
     Date, the signed headers) under the secret in the named variable; Date within 5 minutes."""
-    from stillmotion.dialects.vidu import string_to_sign
+    from stillmotion.dialects.vidu import signature, string_to_sign
 
     secret = os.environ.get(secret_env, "")
     headers = {k.lower(): v for k, v in headers.items()}
@@ -62,5 +61,5 @@ def vidu_signature_ok(secret_env: str, path_and_query: str, headers: Mapping[str
     if abs((now if now is not None else time.time()) - stamp) > TOLERANCE_S:
         return False
     text = string_to_sign("POST", path_and_query, date, [(n, headers.get(n.lower(), "")) for n in names])
-    expected = base64.b64encode(hmac.new(secret.encode(), text.encode(), hashlib.sha256).digest()).decode()
+    expected = signature(secret, text)
     return given.isascii() and hmac.compare_digest(expected, given)  # compare_digest refuses non-ASCII str

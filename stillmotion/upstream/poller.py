@@ -27,7 +27,9 @@ import httpx
 
 from stillmotion import observability
 from stillmotion.errors import FieldInvalid, ImageDownloadFailure, PayloadTooLarge, StillmotionError
-from stillmotion.jobs import UPSTREAM_HOLDER, ClaimRules, Database, FailureCode, Job, JobStatus, UpstreamTask
+from stillmotion.jobs import (
+    UPSTREAM_HOLDER, UPSTREAM_JOB_LEASE_S, ClaimRules, Database, FailureCode, Job, JobStatus, UpstreamTask,
+)
 from stillmotion.settings import Settings
 from stillmotion.storage import ArtifactStore
 from stillmotion.worker import worker_id
@@ -39,7 +41,6 @@ from .mirror import NotAVideo, download, mirror
 from .providers import Created, Request, Status, UpstreamRefused
 
 log = logging.getLogger("stillmotion.upstream")
-JOB_LEASE_S = 100 * 86400.0  # the job row's lease while upstream (store/upstream.py)
 MAX_ATTEMPTS_SHOWN = 50
 MAX_BACKOFF_S = 60.0
 USER_AGENT = "stillmotion-upstream"
@@ -344,7 +345,7 @@ class Poller:
         s.add_cost(task.upstream_id, status.cost)
         if status.state in ("queued", "running"):
             if status.progress is not None and status.progress != s.job.progress:
-                self.db.jobs.heartbeat(s.job.id, UPSTREAM_HOLDER, JOB_LEASE_S, min(99, int(status.progress)), None)
+                self.db.jobs.heartbeat(s.job.id, UPSTREAM_HOLDER, UPSTREAM_JOB_LEASE_S, min(99, int(status.progress)), None)
             changed = task.state != "polling" or task.tries or s.cost != task.cost
             self._save(s, state="polling", tries=0, public_state="polling", quiet=not changed,
                        next_at=utcnow() + timedelta(seconds=self._poll_after(task)))

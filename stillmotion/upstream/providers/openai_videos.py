@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from stillmotion.dialects.openai_videos import PASS_THROUGH  # stillmotion's extensions, sent when the job has them
+
 from .base import MB, Created, Request, Status, UpstreamRefused, field_of
 
 STATES = {"queued": "queued", "in_progress": "running", "completed": "succeeded", "failed": "failed"}
-# stillmotion's extensions of the create body (dialects/openai_videos.PASS_THROUGH), sent when the job has them
-PASS_THROUGH = ("seed", "mode", "audio", "audio_type", "voice_id", "generate_audio", "watermark", "wm_position",
-                "wm_url", "off_peak", "style", "is_rec")
 
 
 class OpenAIVideosProvider:
