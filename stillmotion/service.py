@@ -341,6 +341,13 @@ class JobService:
         return {name: b"".join(self.artifacts.read(job.spec[name]))
                 for name in ("image", "image_tail") if job.spec.get(name)}
 
+    def spritesheet(self, job: Job) -> str | None:
+        """The key of a finished job's spritesheet, built from its stored MP4 on first request;
+        None once the video is no longer kept."""
+        from stillmotion.media.spritesheet import stored_spritesheet
+
+        return stored_spritesheet(self.artifacts, job.result["video"])
+
     def list(self, owner: str, filters: JobFilter, limit: int) -> list[Job]:
         return self.db.jobs.list(owner, filters, limit)
 

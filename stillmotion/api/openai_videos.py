@@ -116,9 +116,7 @@ async def content(request: Request) -> Response:
         lambda: rt.service.get(who, request.path_params["video_id"], field="video_id"))
     key, media_type = dialect.content_key(job, request.query_params.get("variant", "video"))
     if key == "spritesheet":
-        from stillmotion.media.spritesheet import stored_spritesheet
-
-        key = await anyio.to_thread.run_sync(stored_spritesheet, rt.artifacts, job.result["video"])
+        key = await anyio.to_thread.run_sync(rt.service.spritesheet, job)
     response = await artifact_response(request, key, media_type) if key else None
     if response is None:
         raise dialect.NotFound(f"the files of video {job.id!r} are no longer kept", field="video_id")

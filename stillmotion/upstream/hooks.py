@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 
 from stillmotion.callbacks import sign
+from stillmotion.jobs import Database
 
 TOLERANCE_S = 300
 
@@ -63,3 +64,27 @@ def vidu_signature_ok(secret_env: str, path_and_query: str, headers: Mapping[str
     text = string_to_sign("POST", path_and_query, date, [(n, headers.get(n.lower(), "")) for n in names])
     expected = signature(secret, text)
     return given.isascii() and hmac.compare_digest(expected, given)  # compare_digest refuses non-ASCII str
+
+
+def accept(db: Database, job_id: str, hop: int, path_and_query: str, headers: Mapping[str, str],
+           body: bytes) -> bool:
+    """An upstream's callback for this job and hop (its URL's MAC already checked): False when the
+    route asks for a signature and this one is wrong; otherwise the task is made due now (a job
+    already handed on or gone needs nothing)."""
+    from stillmotion.upstream.hops import chain
+
+    job = db.jobs.get(job_id)
+    if job is None or job.engine != "upstream":
+        return True
+    hops = chain(job)
+    config = hops[hop].config if hop < len(hops) else {}
+    secret_env = config.get("webhook_secret_env")
+    if secret_env:
+        if config.get("provider") == "vidu":
+            ok = vidu_signature_ok(secret_env, path_and_query, headers)
+        else:
+            ok = signature_ok(secret_env, headers, body)
+        if not ok:
+            return False
+    db.upstream.poke(job_id, hop)
+    return True
