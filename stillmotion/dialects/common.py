@@ -50,3 +50,12 @@ def read_page_cursor(value: str) -> tuple[datetime, str]:
         return parsed.astimezone(UTC), job_id
     except OverflowError:
         raise ValueError(value) from None
+
+
+def parse_int(value: str | None, field: str, default: int, low: int, high: int) -> int:
+    """A query parameter holding an integer in [low, high] (ASCII digits only); `default` when absent."""
+    if value is None:
+        return default
+    if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
+        raise FieldInvalid(f"must be an integer {low}-{high}, got {value!r}", field=field)
+    return int(value)

@@ -15,7 +15,7 @@ from stillmotion.jobs import Delivery, Job, JobFilter, JobStatus, LedgerLine
 from stillmotion.service import CreateRequest
 
 from . import async_task, job
-from .common import Signer, error_body, object_body, page_cursor, read_page_cursor
+from .common import Signer, error_body, object_body, page_cursor, parse_int, read_page_cursor
 
 NAME = "v1"
 CREATE_FIELDS = ("model", "input", "webhook", "webhook_events_filter")
@@ -200,14 +200,6 @@ def _status(name: str) -> JobStatus:
         return JobStatus(name)
     except ValueError:
         raise FieldInvalid(f"unknown status {name!r}; use {', '.join(JobStatus)}", field="status") from None
-
-
-def parse_int(value: str | None, field: str, default: int, low: int, high: int) -> int:
-    if value is None:
-        return default
-    if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
-        raise FieldInvalid(f"must be an integer {low}-{high}, got {value!r}", field=field)
-    return int(value)
 
 
 def _time(value: str | None, field: str) -> datetime | None:

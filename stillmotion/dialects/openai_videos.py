@@ -25,7 +25,7 @@ from stillmotion.errors import FieldInvalid, NotFound, StillmotionError
 from stillmotion.jobs import Job, JobStatus
 from stillmotion.service import CreateRequest
 
-from .common import Signer, error_body, object_body
+from .common import Signer, error_body, object_body, parse_int
 
 NAME = "openai"
 DEFAULT_MODEL = "sora-2"  # what OpenAI uses when a request names no model
@@ -359,13 +359,7 @@ def callback_body(job: Job, sign: Signer, ttl_s: int, event: str, snapshot: dict
 
 def parse_list(q: Any, find: Any) -> tuple[int, bool, tuple[datetime, str] | None]:
     """`limit`, oldest-first, and the keyset cursor of `after` (a video id, read by `find`)."""
-    raw = q.get("limit")
-    if raw is None:
-        limit = 20
-    elif raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_PAGE:
-        limit = int(raw)
-    else:
-        raise FieldInvalid(f"must be an integer 1-{MAX_PAGE}, got {raw!r}", field="limit")
+    limit = parse_int(q.get("limit"), "limit", 20, 1, MAX_PAGE)
     order = q.get("order", "desc")
     if order not in ("asc", "desc"):
         raise FieldInvalid(f"must be asc or desc, got {order!r}", field="order")
