@@ -81,12 +81,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     import json
     from datetime import UTC, datetime
 
-    from stillmotion.store import Database
+    from stillmotion.store import open_database
 
     settings = build_settings(args)
-    db = Database(settings.db_url, pool_size=2)
+    db = open_database(settings, pool_size=2)
     try:
-        db.migrate()
         live = db.workers.live(3 * settings.heartbeat_s + 1)
         stats = db.jobs.stats()
     finally:
@@ -118,11 +117,10 @@ def cmd_keys(args: argparse.Namespace) -> int:
     from stillmotion.auth import Authenticator
     from stillmotion.catalog import format_amount
     from stillmotion.storage import load_secret
-    from stillmotion.store import Database
+    from stillmotion.store import open_database
 
     settings = build_settings(args)
-    db = Database(settings.db_url)
-    db.migrate()
+    db = open_database(settings)
     store = db.accounts
     auth = Authenticator(store, settings, load_secret(settings))
     limits = {"balance": args.balance, "rate_per_min": args.rpm, "max_running": args.max_running,

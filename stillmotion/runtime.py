@@ -48,11 +48,9 @@ class Slot:
 
 
 def open_database(settings: Settings) -> Database:
-    from stillmotion.store import Database as SqlDatabase
+    from stillmotion.store import open_database as open_sql
 
-    db = SqlDatabase(settings.db_url, pool_size=settings.db_pool_size)
-    db.migrate()
-    return db
+    return open_sql(settings)
 
 
 class Runtime:

@@ -46,10 +46,9 @@ def margins(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def cmd_usage(settings: Any, key: str | None = None) -> int:
     """`stillmotion usage`: price, cost and margin of upstream jobs per key and provider."""
-    from stillmotion.store import Database
+    from stillmotion.store import open_database
 
-    db = Database(settings.db_url)
-    db.migrate()
+    db = open_database(settings)
     try:
         names = {rec.id: rec.name for rec in db.accounts.list_keys()}
         rows = margins(db.upstream.money(key))
